@@ -1,0 +1,148 @@
+import type { ParticipantEvent } from "./events.ts";
+import { clockStart, findSession, isLive, type Presence, type PresenceUpdate, type Session } from "./presence.ts";
+import {
+  banMatches,
+  type DuplicateIdentity,
+  duplicateScopeIncludes,
+  isInForce,
+  type MaxDuration,
+  maxDurationApplies,
+  type Rule,
+  type RuleRef,
+  ruleRef,
+} from "./rules.ts";
+
+/**
+ * The policy decision, pure: given what happened, the rules that may apply and the state after the event, say what
+ * must be done. No I/O and no hidden clock, so every case is a row in a table test.
+ */
+
+export type Action =
+  /** Disconnect the session: `rule` decided it (its snapshot goes to the audit trail), `otherMatches` also matched. */
+  | { readonly type: "kick"; readonly session: Session; readonly rule: Rule; readonly otherMatches: readonly RuleRef[] }
+  /** Only dry-run rules matched: audit what would have happened, call nothing. */
+  | {
+      readonly type: "would-kick";
+      readonly session: Session;
+      readonly rule: Rule;
+      readonly otherMatches: readonly RuleRef[];
+    }
+  /** The session must be disconnected at `deadlineAt` (epoch ms) unless it leaves first. */
+  | {
+      readonly type: "set-deadline";
+      readonly session: Session;
+      readonly deadlineAt: number;
+      readonly rule: MaxDuration;
+    }
+  /** The session ended: it has no deadline any more. */
+  | { readonly type: "clear-deadline"; readonly session: Session };
+
+/**
+ * Decides what a participant event requires, from the presence state the event's write returned.
+ * Stale events (not applied) require nothing: a newer event for the same participant was decided already.
+ */
+export function decide(event: ParticipantEvent, update: PresenceUpdate, rules: readonly Rule[], now: number): Action[] {
+  const session = findSession(update.presence, event.participant.sid);
+  if (!update.applied || session === undefined) return [];
+  if (session.status === "disconnected") return [{ type: "clear-deadline", session }];
+  if (session.status === "reconnecting") return [];
+  return evaluate(session, update.presence, rules, now);
+}
+
+/**
+ * Checks one live session (and, for duplicate identity, its siblings) against the rules at `now`.
+ * Used for events and, with the same semantics, for sweeps and rule changes.
+ */
+export function evaluate(subject: Session, presence: Presence, rules: readonly Rule[], now: number): Action[] {
+  const inForce = rules.filter((rule) => isInForce(rule, now));
+  const matches = new Map<string, { session: Session; rules: Rule[] }>();
+  const match = (session: Session, rule: Rule) => {
+    const entry = matches.get(session.participantSid) ?? { session, rules: [] };
+    entry.rules.push(rule);
+    matches.set(session.participantSid, entry);
+  };
+
+  for (const rule of inForce) {
+    if (rule.kind === "ban" && banMatches(rule, subject.identity, subject.roomName)) match(subject, rule);
+  }
+
+  const limit = smallestLimit(inForce, subject);
+  const deadlineAt = limit === undefined ? undefined : clockStart(presence, subject) + limit.limitSeconds * 1000;
+  if (limit !== undefined && deadlineAt !== undefined && deadlineAt <= now) match(subject, limit);
+
+  for (const rule of inForce) {
+    if (rule.kind !== "duplicate-identity" || !duplicateScopeIncludes(rule, subject.roomName)) continue;
+    for (const session of sessionsOverLimit(presence, rule)) match(session, rule);
+  }
+
+  const actions: Action[] = [...matches.values()]
+    .sort((a, b) => rank(a.session, subject) - rank(b.session, subject) || compareSessions(a.session, b.session))
+    .map(({ session, rules: matched }) => {
+      const [deciding, ...others] = matched.sort(byPrecedence);
+      return {
+        type: deciding?.mode === "enforce" ? "kick" : "would-kick",
+        session,
+        rule: deciding as Rule,
+        otherMatches: others.map(ruleRef),
+      } as const;
+    });
+
+  const subjectKicked = actions.some((action) => action.type === "kick" && action.session === subject);
+  if (limit !== undefined && deadlineAt !== undefined && deadlineAt > now && !subjectKicked) {
+    actions.push({ type: "set-deadline", session: subject, deadlineAt, rule: limit });
+  }
+  return actions;
+}
+
+/** The smallest max-duration limit that applies to the session; ties go to the lowest rule id, for stable audits. */
+function smallestLimit(rules: readonly Rule[], session: Session): MaxDuration | undefined {
+  let smallest: MaxDuration | undefined;
+  for (const rule of rules) {
+    if (rule.kind !== "max-duration" || !maxDurationApplies(rule, session.identity, session.roomName)) continue;
+    if (
+      smallest === undefined ||
+      rule.limitSeconds < smallest.limitSeconds ||
+      (rule.limitSeconds === smallest.limitSeconds && rule.id < smallest.id)
+    ) {
+      smallest = rule;
+    }
+  }
+  return smallest;
+}
+
+/**
+ * The live sessions in the rule's scope beyond `maxSessions`, keeping the oldest or newest by connect time.
+ * Twilio itself disconnects the older of two sessions in the same room, so a room counts once, with its newest
+ * session. The order is total (connect time, then participant SID), so every decision over the same state picks
+ * the same sessions, however many events race to decide.
+ */
+function sessionsOverLimit(presence: Presence, rule: DuplicateIdentity): Session[] {
+  const newestPerRoom = new Map<string, Session>();
+  for (const session of presence.sessions) {
+    if (!isLive(session) || !duplicateScopeIncludes(rule, session.roomName)) continue;
+    const current = newestPerRoom.get(session.roomSid);
+    if (current === undefined || compareSessions(current, session) < 0) newestPerRoom.set(session.roomSid, session);
+  }
+  const ordered = [...newestPerRoom.values()].sort(compareSessions);
+  if (rule.keep === "newest") ordered.reverse();
+  return ordered.slice(rule.maxSessions);
+}
+
+const connectTime = (session: Session) => session.connectedAt ?? session.lastEventAt;
+
+function compareSessions(a: Session, b: Session): number {
+  return (
+    connectTime(a) - connectTime(b) ||
+    (a.participantSid < b.participantSid ? -1 : a.participantSid > b.participantSid ? 1 : 0)
+  );
+}
+
+const rank = (session: Session, subject: Session) => (session === subject ? 0 : 1);
+
+const kindOrder: Readonly<Record<Rule["kind"], number>> = { ban: 0, "max-duration": 1, "duplicate-identity": 2 };
+
+/** Enforcing rules decide before dry-run ones; then bans, limits, duplicates; then rule id. */
+function byPrecedence(a: Rule, b: Rule): number {
+  const mode = (rule: Rule) => (rule.mode === "enforce" ? 0 : 1);
+  return mode(a) - mode(b) || kindOrder[a.kind] - kindOrder[b.kind] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}

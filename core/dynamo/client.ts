@@ -1,0 +1,112 @@
+import {
+  type CreateTableCommandInput,
+  CreateTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { StoreThrottledError, StoreTimeoutError, StoreUnavailableError } from "../errors.ts";
+import type { TableDefinition } from "../tables.ts";
+
+export interface DynamoOptions {
+  /** DynamoDB Local or another endpoint; AWS's regional endpoint when absent. */
+  readonly endpoint?: string;
+  readonly region?: string;
+  /** Abort a request that has not answered in this time (ms). */
+  readonly requestTimeoutMs?: number;
+  /** Attempts per request, including the first, with the SDK's jittered backoff between them. */
+  readonly maxAttempts?: number;
+}
+
+/** The document client every store adapter shares: native JS values in, native JS values out. */
+export function createDocumentClient(options: DynamoOptions = {}): DynamoDBDocumentClient {
+  const region = options.region ?? (options.endpoint === undefined ? undefined : "local");
+  const client = new DynamoDBClient({
+    ...(region === undefined ? {} : { region }),
+    // DynamoDB Local accepts any credentials; in AWS the function's role signs.
+    ...(options.endpoint === undefined
+      ? {}
+      : { endpoint: options.endpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } }),
+    maxAttempts: options.maxAttempts ?? 3,
+    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 3000, connectionTimeout: 1000 },
+  });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+const throttled = new Set([
+  "ProvisionedThroughputExceededException",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "LimitExceededException",
+]);
+const timedOut = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException", "AbortError"]);
+
+/**
+ * Translates an SDK failure into a named domain error, so that callers decide on retries without knowing the SDK.
+ * Errors a store handles itself (conditional checks) must be caught before this.
+ */
+export function storeError(operation: string, error: unknown): Error {
+  const name = error instanceof Error ? error.name : "";
+  const code = (error as { code?: unknown } | null)?.code;
+  if (throttled.has(name)) return new StoreThrottledError(operation, { cause: error });
+  if (timedOut.has(name) || code === "ETIMEDOUT" || code === "ECONNRESET") {
+    return new StoreTimeoutError(operation, { cause: error });
+  }
+  return new StoreUnavailableError(operation, { cause: error });
+}
+
+/** The CreateTable request for a shared table definition, with on-demand billing and every index projecting all. */
+export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
+  const { primaryIndex, globalIndexes, fields } = definition;
+  const keySchema = (index: { hashKey: string; rangeKey?: string }) => [
+    { AttributeName: index.hashKey, KeyType: "HASH" as const },
+    ...(index.rangeKey === undefined ? [] : [{ AttributeName: index.rangeKey, KeyType: "RANGE" as const }]),
+  ];
+  const indexes = Object.entries(globalIndexes);
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: Object.entries(fields).map(([name, type]) => ({
+      AttributeName: name,
+      AttributeType: type === "string" ? "S" : "N",
+    })),
+    KeySchema: keySchema(primaryIndex),
+    ...(indexes.length === 0
+      ? {}
+      : {
+          GlobalSecondaryIndexes: indexes.map(([name, index]) => ({
+            IndexName: name,
+            KeySchema: keySchema(index),
+            Projection: { ProjectionType: "ALL" },
+          })),
+        }),
+  };
+}
+
+/** Creates the tables that do not exist yet (tests and the local stack; in AWS, SST owns the tables). */
+export async function ensureTables(
+  client: DynamoDBDocumentClient,
+  definitions: readonly TableDefinition[],
+  nameOf: (definition: TableDefinition) => string,
+): Promise<void> {
+  await Promise.all(
+    definitions.map(async (definition) => {
+      const tableName = nameOf(definition);
+      try {
+        await client.send(new CreateTableCommand(createTableInput(definition, tableName)));
+      } catch (error) {
+        if (error instanceof ResourceInUseException) return;
+        throw storeError(`create table ${tableName}`, error);
+      }
+      if (definition.ttl !== undefined) {
+        await client.send(
+          new UpdateTimeToLiveCommand({
+            TableName: tableName,
+            TimeToLiveSpecification: { AttributeName: definition.ttl, Enabled: true },
+          }),
+        );
+      }
+    }),
+  );
+}

@@ -1,0 +1,105 @@
+/** Every failure the domain names. Adapters translate infrastructure errors into these; one place maps them to HTTP. */
+
+export interface FieldIssue {
+  /** Dotted path of the offending field, e.g. `rooms.0` or `limitSeconds`; empty for the input as a whole. */
+  readonly field: string;
+  /** What was expected there. */
+  readonly message: string;
+}
+
+/** Input failed its schema. Nothing was written. */
+export class ValidationError extends Error {
+  override readonly name = "ValidationError";
+  readonly subject: string;
+  readonly issues: readonly FieldIssue[];
+
+  constructor(subject: string, issues: readonly FieldIssue[]) {
+    super(
+      `invalid ${subject}: ${issues.map((issue) => (issue.field ? `${issue.field}: ${issue.message}` : issue.message)).join("; ")}`,
+    );
+    this.subject = subject;
+    this.issues = issues;
+  }
+}
+
+export class RuleNotFoundError extends Error {
+  override readonly name = "RuleNotFoundError";
+  readonly ruleId: string;
+
+  constructor(ruleId: string) {
+    super(`rule ${ruleId} not found`);
+    this.ruleId = ruleId;
+  }
+}
+
+export class RuleExistsError extends Error {
+  override readonly name = "RuleExistsError";
+  readonly ruleId: string;
+
+  constructor(ruleId: string) {
+    super(`rule ${ruleId} already exists`);
+    this.ruleId = ruleId;
+  }
+}
+
+/** Optimistic concurrency: the rule changed since the caller read it. */
+export class RuleVersionConflictError extends Error {
+  override readonly name = "RuleVersionConflictError";
+  readonly ruleId: string;
+  readonly expectedVersion: number;
+
+  constructor(ruleId: string, expectedVersion: number) {
+    super(`rule ${ruleId} is not at version ${expectedVersion}`);
+    this.ruleId = ruleId;
+    this.expectedVersion = expectedVersion;
+  }
+}
+
+/** A write-ahead audit entry with this decision key exists already: the decision was taken before. */
+export class AuditEntryExistsError<Entry = unknown> extends Error {
+  override readonly name = "AuditEntryExistsError";
+  readonly existing: Entry;
+
+  constructor(entryId: string, existing: Entry) {
+    super(`audit entry ${entryId} already exists`);
+    this.existing = existing;
+  }
+}
+
+/** The audit entry left `pending` before: an entry is finalised exactly once. */
+export class AuditEntryFinalizedError<Entry = unknown> extends Error {
+  override readonly name = "AuditEntryFinalizedError";
+  readonly current: Entry | undefined;
+
+  constructor(entryId: string, current: Entry | undefined) {
+    super(current === undefined ? `audit entry ${entryId} does not exist` : `audit entry ${entryId} is already final`);
+    this.current = current;
+  }
+}
+
+/** The data store refused the request for capacity; safe to retry after a backoff. */
+export class StoreThrottledError extends Error {
+  override readonly name = "StoreThrottledError";
+
+  constructor(operation: string, options: { cause: unknown }) {
+    super(`${operation} was throttled by the data store`, options);
+  }
+}
+
+/** The data store did not answer in time; the write may or may not have happened. */
+export class StoreTimeoutError extends Error {
+  override readonly name = "StoreTimeoutError";
+
+  constructor(operation: string, options: { cause: unknown }) {
+    super(`${operation} timed out`, options);
+  }
+}
+
+/** The data store failed for another reason (unreachable, internal error, misconfiguration). */
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+
+  constructor(operation: string, options: { cause: unknown }) {
+    super(`${operation} failed in the data store`, options);
+  }
+}

@@ -1,0 +1,86 @@
+import type { ParticipantEvent } from "./events.ts";
+
+/**
+ * Presence: every session of one identity, kept in one item and changed atomically, so that the state returned by
+ * a write is the whole truth about that identity at that instant (the basis of duplicate-identity decisions).
+ */
+
+export type SessionStatus = "connected" | "reconnecting" | "disconnected";
+
+export interface Session {
+  readonly participantSid: string;
+  readonly identity: string;
+  readonly roomSid: string;
+  readonly roomName: string;
+  readonly status: SessionStatus;
+  /** Timestamp of the first connect seen for this participant; absent when only a disconnect has arrived. */
+  readonly connectedAt?: number;
+  /** Timestamp of the newest event applied: older events for this participant are ignored. */
+  readonly lastEventAt: number;
+}
+
+export interface Presence {
+  readonly identity: string;
+  /** Live sessions and recently ended ones (kept so that a late, older event cannot revive them). */
+  readonly sessions: readonly Session[];
+  /** First connect recorded per room SID: the start of the max-duration clock, which a rejoin does not reset. */
+  readonly firstConnectedAt: Readonly<Record<string, number>>;
+}
+
+/** One event's effect on presence. */
+export interface PresenceChange {
+  readonly identity: string;
+  readonly participantSid: string;
+  readonly roomSid: string;
+  readonly roomName: string;
+  readonly status: SessionStatus;
+  readonly timestamp: number;
+}
+
+export interface PresenceUpdate {
+  /** False when the change was older than what the store held (or repeated a disconnect): it changed nothing. */
+  readonly applied: boolean;
+  readonly presence: Presence;
+}
+
+const statusAfter: Readonly<Record<ParticipantEvent["type"], SessionStatus>> = {
+  "participant-connected": "connected",
+  "participant-reconnected": "connected",
+  "participant-reconnecting": "reconnecting",
+  "participant-disconnected": "disconnected",
+};
+
+export function presenceChange(event: ParticipantEvent): PresenceChange {
+  return {
+    identity: event.participant.identity,
+    participantSid: event.participant.sid,
+    roomSid: event.room.sid,
+    roomName: event.room.name,
+    status: statusAfter[event.type],
+    timestamp: event.timestamp,
+  };
+}
+
+export const isLive = (session: Session): boolean => session.status !== "disconnected";
+
+export function findSession(presence: Presence, participantSid: string): Session | undefined {
+  return presence.sessions.find((session) => session.participantSid === participantSid);
+}
+
+/** When a session's max-duration clock started: the identity's first connect in that room. */
+export function clockStart(presence: Presence, session: Session): number {
+  return presence.firstConnectedAt[session.roomSid] ?? session.connectedAt ?? session.lastEventAt;
+}
+
+/**
+ * Ended sessions older than `olderThan`, and the rooms left with no session: what can be forgotten without letting
+ * a late event revive a session. Out-of-order callbacks arrive seconds apart, so a day is a wide margin.
+ */
+export function forgettable(presence: Presence, olderThan: number): { sessions: Session[]; roomSids: string[] } {
+  const sessions = presence.sessions.filter((session) => !isLive(session) && session.lastEventAt < olderThan);
+  const remaining = new Set(
+    presence.sessions.filter((session) => !sessions.includes(session)).map((session) => session.roomSid),
+  );
+  const roomSids = Object.keys(presence.firstConnectedAt).filter((roomSid) => !remaining.has(roomSid));
+  return { sessions, roomSids };
+}

@@ -1,0 +1,84 @@
+/**
+ * The DynamoDB tables, defined once. `sst.config.ts` declares them from here, the test harness and the local
+ * stack create them from here, and the store adapters read key and index names from here.
+ *
+ * The shape mirrors `sst.aws.Dynamo`'s arguments so that infrastructure can pass a definition through unchanged.
+ */
+export type KeyType = "string" | "number";
+
+export interface IndexDefinition {
+  readonly hashKey: string;
+  readonly rangeKey?: string;
+}
+
+export interface TableDefinition {
+  /** Logical name: the SST component name, and the suffix of the physical table name locally. */
+  readonly name: string;
+  readonly fields: Readonly<Record<string, KeyType>>;
+  readonly primaryIndex: IndexDefinition;
+  readonly globalIndexes: Readonly<Record<string, IndexDefinition>>;
+  /** Attribute holding an epoch-seconds expiry that DynamoDB's TTL deletes after. */
+  readonly ttl?: string;
+}
+
+/**
+ * Rules. Each rule lives in two items written in one transaction:
+ * - the canonical item, `pk = rule#<id>`, `sk = rule`, read and updated by id;
+ * - a lookup copy: `pk = identity#<identity>` for an exact-identity ban (one key lookup per event, whatever the size
+ *   of the ban list), or `pk = cached` for every other rule (few; listed at once and cached by the enforcer).
+ */
+export const rulesTable = {
+  name: "Rules",
+  fields: { pk: "string", sk: "string" },
+  primaryIndex: { hashKey: "pk", rangeKey: "sk" },
+  globalIndexes: {},
+} as const satisfies TableDefinition;
+
+/**
+ * Sessions and presence.
+ * - presence, `pk = identity#<identity>`, `sk = presence`: every session of one identity in one item, updated
+ *   atomically, so the post-write state decides duplicate identity;
+ * - session, `pk = room#<roomSid>`, `sk = participant#<participantSid>`: one participant session, with its
+ *   max-duration deadline. Only sessions with a pending deadline carry `deadlineShard`/`deadlineAt`, so the
+ *   `byDeadline` index holds exactly the sessions that may need a kick, ordered by due time.
+ */
+export const sessionsTable = {
+  name: "Sessions",
+  fields: { pk: "string", sk: "string", deadlineShard: "string", deadlineAt: "number" },
+  primaryIndex: { hashKey: "pk", rangeKey: "sk" },
+  globalIndexes: {
+    byDeadline: { hashKey: "deadlineShard", rangeKey: "deadlineAt" },
+  },
+  ttl: "expiresAt",
+} as const satisfies TableDefinition;
+
+/**
+ * Audit trail: one item per decision, `pk = entry#<entryId>`, never deleted by the application (TTL only).
+ * Sorted by `at` (`<ISO time>#<entryId>`, unique and time-ordered) within each query index.
+ */
+export const auditTable = {
+  name: "Audit",
+  fields: {
+    pk: "string",
+    at: "string",
+    roomName: "string",
+    identity: "string",
+    ruleId: "string",
+    day: "string",
+  },
+  primaryIndex: { hashKey: "pk" },
+  globalIndexes: {
+    byRoom: { hashKey: "roomName", rangeKey: "at" },
+    byIdentity: { hashKey: "identity", rangeKey: "at" },
+    byRule: { hashKey: "ruleId", rangeKey: "at" },
+    byDay: { hashKey: "day", rangeKey: "at" },
+  },
+  ttl: "expiresAt",
+} as const satisfies TableDefinition;
+
+export const tables = [rulesTable, sessionsTable, auditTable] as const;
+
+export type TableName = (typeof tables)[number]["name"];
+
+/** Physical table names, resolved from configuration (SST's `Resource.<Name>.name` in AWS, a prefix locally). */
+export type TableNames = Readonly<Record<TableName, string>>;

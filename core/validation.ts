@@ -1,0 +1,12 @@
+import type { z } from "zod";
+import { ValidationError } from "./errors.ts";
+
+/** Parses `input` with `schema`, or throws a ValidationError naming each bad field and what it expected. */
+export function parse<Schema extends z.ZodType>(schema: Schema, input: unknown, subject: string): z.output<Schema> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ValidationError(
+    subject,
+    result.error.issues.map((issue) => ({ field: issue.path.map(String).join("."), message: issue.message })),
+  );
+}
