@@ -100,6 +100,7 @@ export class StoreUnavailableError extends Error {
   override readonly name = "StoreUnavailableError";
 
   constructor(operation: string, options: { cause: unknown }) {
-    super(`${operation} failed in the data store`, options);
+    const reason = options.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(`${operation} failed in the data store${reason}`, options);
   }
 }

@@ -10,7 +10,7 @@ export function globMatches(pattern: string, subject: string): boolean {
     const source = Array.from(pattern, (char) => {
       if (char === "*") return "[\\s\\S]*";
       if (char === "?") return "[\\s\\S]";
-      return char.replace(/[\\^$.|+()[\]{}-]/g, "\\$&");
+      return char.replace(/[\\^$.|+()[\]{}]/g, "\\$&");
     }).join("");
     regex = new RegExp(`^${source}$`, "u");
     if (compiled.size > 10_000) compiled.clear();

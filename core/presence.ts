@@ -25,6 +25,8 @@ export interface Presence {
   readonly sessions: readonly Session[];
   /** First connect recorded per room SID: the start of the max-duration clock, which a rejoin does not reset. */
   readonly firstConnectedAt: Readonly<Record<string, number>>;
+  /** Counts the writes to this presence: a cleanup applies only if nothing changed since it was planned. */
+  readonly revision: number;
 }
 
 /** One event's effect on presence. */
@@ -38,7 +40,10 @@ export interface PresenceChange {
 }
 
 export interface PresenceUpdate {
-  /** False when the change was older than what the store held (or repeated a disconnect): it changed nothing. */
+  /**
+   * False when the change was older than the newest event applied to the participant: it changed nothing.
+   * A repeated event (same Timestamp, same status) is applied again, so that a retry re-decides what a crash lost.
+   */
   readonly applied: boolean;
   readonly presence: Presence;
 }

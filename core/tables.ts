@@ -64,14 +64,14 @@ export const auditTable = {
     roomName: "string",
     identity: "string",
     ruleId: "string",
-    day: "string",
+    month: "string",
   },
   primaryIndex: { hashKey: "pk" },
   globalIndexes: {
     byRoom: { hashKey: "roomName", rangeKey: "at" },
     byIdentity: { hashKey: "identity", rangeKey: "at" },
     byRule: { hashKey: "ruleId", rangeKey: "at" },
-    byDay: { hashKey: "day", rangeKey: "at" },
+    byMonth: { hashKey: "month", rangeKey: "at" },
   },
   ttl: "expiresAt",
 } as const satisfies TableDefinition;

@@ -7,6 +7,11 @@ export function parse<Schema extends z.ZodType>(schema: Schema, input: unknown, 
   if (result.success) return result.data;
   throw new ValidationError(
     subject,
-    result.error.issues.map((issue) => ({ field: issue.path.map(String).join("."), message: issue.message })),
+    result.error.issues.flatMap((issue) =>
+      // zod reports unknown keys once, at the parent: name each key as the field at fault.
+      issue.code === "unrecognized_keys"
+        ? issue.keys.map((key) => ({ field: [...issue.path, key].map(String).join("."), message: "unknown field" }))
+        : [{ field: issue.path.map(String).join("."), message: issue.message }],
+    ),
   );
 }

@@ -1,0 +1,121 @@
+import { z } from "zod";
+import { ruleIdSchema, ruleModes, ruleSchema } from "./rules.ts";
+
+/**
+ * The audit trail: one entry per decision. A kick's entry is written before Twilio is called (`pending`) and
+ * finalised once with the outcome; a dry-run decision is written final (`dry-run`); a rule change records who
+ * changed what. Entry ids are decision keys, so replaying a callback finds the entry it wrote the first time.
+ */
+
+const isoTime = z.iso.datetime({ offset: true, error: "expected an ISO 8601 date-time" });
+
+export const kickOutcomes = ["pending", "disconnected", "already-gone", "failed"] as const;
+export type KickOutcome = (typeof kickOutcomes)[number];
+
+export const triggerSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("callback"),
+    event: z.string().min(1),
+    /** The callback's Timestamp. */
+    timestamp: isoTime,
+    /** When room-warden received the callback: the start of the kick latency. */
+    receivedAt: isoTime,
+  }),
+  z.strictObject({ type: z.literal("sweep"), at: isoTime }),
+  z.strictObject({ type: z.literal("admin"), actor: z.string().min(1) }),
+]);
+export type Trigger = z.output<typeof triggerSchema>;
+
+const ruleRefSchema = z.strictObject({
+  id: ruleIdSchema,
+  kind: z.enum(["ban", "max-duration", "duplicate-identity"]),
+  version: z.number().int().min(1),
+  mode: z.enum(ruleModes),
+});
+
+const decisionFields = {
+  id: z.string().min(1),
+  createdAt: isoTime,
+  room: z.strictObject({ sid: z.string().min(1), name: z.string().min(1) }),
+  participant: z.strictObject({ sid: z.string().min(1), identity: z.string().min(1) }),
+  /** The deciding rule, with the full rule as it was when it decided. */
+  rule: ruleRefSchema.safeExtend({ snapshot: ruleSchema }),
+  otherMatches: z.array(ruleRefSchema),
+  trigger: triggerSchema,
+};
+
+export const kickEntrySchema = z.strictObject({
+  ...decisionFields,
+  action: z.literal("kick"),
+  outcome: z.enum(kickOutcomes),
+  attempts: z.number().int().min(0),
+  /** Twilio's error, when the kick failed. */
+  error: z
+    .strictObject({ code: z.number().int().optional(), status: z.number().int().optional(), message: z.string() })
+    .optional(),
+  /** From callback receipt (or sweep start) to Twilio's answer. */
+  latencyMs: z.number().min(0).optional(),
+  finalizedAt: isoTime.optional(),
+});
+
+export const wouldKickEntrySchema = z.strictObject({
+  ...decisionFields,
+  action: z.literal("would-kick"),
+  outcome: z.literal("dry-run"),
+});
+
+export const ruleChangeEntrySchema = z.strictObject({
+  id: z.string().min(1),
+  createdAt: isoTime,
+  action: z.literal("rule-change"),
+  change: z.enum(["created", "updated", "deleted"]),
+  actor: z.string().min(1),
+  ruleId: ruleIdSchema,
+  before: ruleSchema.optional(),
+  after: ruleSchema.optional(),
+});
+
+export const auditEntrySchema = z.discriminatedUnion("action", [
+  kickEntrySchema,
+  wouldKickEntrySchema,
+  ruleChangeEntrySchema,
+]);
+export type AuditEntry = z.output<typeof auditEntrySchema>;
+export type KickEntry = z.output<typeof kickEntrySchema>;
+export type WouldKickEntry = z.output<typeof wouldKickEntrySchema>;
+export type RuleChangeEntry = z.output<typeof ruleChangeEntrySchema>;
+
+/** What finalising a kick records. */
+export interface KickResult {
+  readonly outcome: Exclude<KickOutcome, "pending">;
+  readonly error?: { readonly code?: number; readonly status?: number; readonly message: string };
+  readonly latencyMs?: number;
+  readonly finalizedAt: string;
+}
+
+/**
+ * Decision keys. A participant session is kicked at most once whatever rule or trigger decides it, so the kick key
+ * is the participant SID; a dry-run rule records what it would do once per participant.
+ */
+export const auditEntryIds = {
+  kick: (participantSid: string) => `kick:${participantSid}`,
+  wouldKick: (participantSid: string, ruleId: string) => `would-kick:${participantSid}:${ruleId}`,
+  ruleChange: (ruleId: string, version: number, change: RuleChangeEntry["change"]) =>
+    `rule:${ruleId}:${version}:${change}`,
+};
+
+/** Filters for reading the trail; newest first. */
+export interface AuditQuery {
+  readonly roomName?: string;
+  readonly identity?: string;
+  readonly ruleId?: string;
+  /** Inclusive bounds, epoch ms. */
+  readonly from?: number;
+  readonly to?: number;
+}
+
+export interface AuditPage {
+  readonly entries: readonly AuditEntry[];
+  /** Opaque: pass back to read the next page; absent on the last page. */
+  readonly cursor?: string;
+}

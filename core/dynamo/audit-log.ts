@@ -1,0 +1,275 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  type NativeAttributeValue,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { z } from "zod";
+import { type AuditEntry, type AuditQuery, auditEntrySchema } from "../audit.ts";
+import { AuditEntryExistsError, AuditEntryFinalizedError } from "../errors.ts";
+import type { AuditLog } from "../ports.ts";
+import type { auditTable } from "../tables.ts";
+import { parse } from "../validation.ts";
+import { storeError } from "./client.ts";
+
+type Item = Record<string, NativeAttributeValue>;
+type IndexName = keyof typeof auditTable.globalIndexes;
+
+const entryKey = (id: string) => ({ pk: `entry#${id}` });
+
+const readEntry = (item: Item | undefined): AuditEntry | undefined =>
+  item?.entry === undefined ? undefined : parse(auditEntrySchema, item.entry, "stored audit entry");
+
+/** `<ISO time>#<id>`: unique, and in time order as a string, whatever offset the entry's time was written with. */
+const sortKey = (entry: AuditEntry) => `${new Date(entry.createdAt).toISOString()}#${entry.id}`;
+const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+
+function previousMonth(month: string): string {
+  const [year, number] = month.split("-").map(Number) as [number, number];
+  return number === 1 ? `${year - 1}-12` : `${year}-${String(number - 1).padStart(2, "0")}`;
+}
+
+/** The attributes the query indexes read, taken from the entry. */
+function indexed(entry: AuditEntry): Item {
+  if (entry.action === "rule-change") return { ruleId: entry.ruleId };
+  return { roomName: entry.room.name, identity: entry.participant.identity, ruleId: entry.rule.id };
+}
+
+const cursorSchema = z.strictObject({
+  month: z
+    .string()
+    .regex(/^\d{4}-\d{2}$/)
+    .optional(),
+  key: z.record(z.string(), z.string()),
+});
+
+const encodeCursor = (cursor: z.output<typeof cursorSchema>) =>
+  Buffer.from(JSON.stringify(cursor)).toString("base64url");
+
+function decodeCursor(cursor: string): z.output<typeof cursorSchema> {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    json = undefined;
+  }
+  return parse(cursorSchema, json, "cursor");
+}
+
+export interface AuditLogOptions {
+  /** Entries are deleted by DynamoDB's TTL this many days after they were written. */
+  readonly retentionDays: number;
+  /** Bounds a query without `from`: entries older than the retention are gone anyway. */
+  readonly now: () => number;
+}
+
+/** The audit trail in DynamoDB: conditional puts make decisions idempotent; finalising is a conditional update. */
+export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string, options: AuditLogOptions): AuditLog {
+  return {
+    async begin(entry) {
+      const valid = parse(auditEntrySchema, entry, "audit entry");
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: {
+              ...entryKey(valid.id),
+              entry: valid,
+              at: sortKey(valid),
+              month: monthOf(Date.parse(valid.createdAt)),
+              ...indexed(valid),
+              expiresAt: Math.ceil(Date.parse(valid.createdAt) / 1000) + options.retentionDays * 86_400,
+            },
+            // The decision key is the item key: whoever writes first owns the decision; a replay finds its entry.
+            ConditionExpression: "attribute_not_exists(pk)",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) {
+          const existing = readEntry(error.Item === undefined ? undefined : unmarshall(error.Item));
+          throw new AuditEntryExistsError(valid.id, existing);
+        }
+        throw storeError("write audit entry", error);
+      }
+    },
+
+    async finalize(id, result) {
+      const names: Record<string, string> = {
+        "#entry": "entry",
+        "#outcome": "outcome",
+        "#attempts": "attempts",
+        "#finalizedAt": "finalizedAt",
+        "#action": "action",
+      };
+      const values: Record<string, NativeAttributeValue> = {
+        ":outcome": result.outcome,
+        ":one": 1,
+        ":finalizedAt": result.finalizedAt,
+        ":pending": "pending",
+        ":kick": "kick",
+      };
+      const sets = [
+        "#entry.#outcome = :outcome",
+        "#entry.#attempts = #entry.#attempts + :one",
+        "#entry.#finalizedAt = :finalizedAt",
+      ];
+      if (result.latencyMs !== undefined) {
+        names["#latency"] = "latencyMs";
+        values[":latency"] = result.latencyMs;
+        sets.push("#entry.#latency = :latency");
+      }
+      if (result.error !== undefined) {
+        names["#error"] = "error";
+        values[":error"] = result.error;
+        sets.push("#entry.#error = :error");
+      }
+      try {
+        const { Attributes } = await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: entryKey(id),
+            UpdateExpression: `SET ${sets.join(", ")}`,
+            // Exactly once: only a kick still pending moves to an outcome.
+            ConditionExpression: "#entry.#action = :kick AND #entry.#outcome = :pending",
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: "ALL_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        );
+        return readEntry(Attributes) as AuditEntry;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) {
+          throw new AuditEntryFinalizedError(
+            id,
+            readEntry(error.Item === undefined ? undefined : unmarshall(error.Item)),
+          );
+        }
+        throw storeError("finalise audit entry", error);
+      }
+    },
+
+    async get(id) {
+      try {
+        const { Item } = await client.send(
+          new GetCommand({ TableName: tableName, Key: entryKey(id), ConsistentRead: true }),
+        );
+        return readEntry(Item);
+      } catch (error) {
+        throw storeError("read audit entry", error);
+      }
+    },
+
+    async query(query, page) {
+      const plan = planQuery(query, options);
+      const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+      let month = plan.index === "byMonth" ? (start?.month ?? monthOf(plan.to)) : undefined;
+      let startKey: Item | undefined = start?.key;
+      const entries: AuditEntry[] = [];
+
+      while (entries.length < page.limit) {
+        const values: Item = { ...plan.values, ":from": plan.fromKey, ":to": plan.toKey };
+        if (month !== undefined) values[":hash"] = month;
+        let result: QueryCommandOutput;
+        try {
+          result = await client.send(
+            new QueryCommand({
+              TableName: tableName,
+              IndexName: plan.index,
+              KeyConditionExpression: `#hash = :hash AND #at BETWEEN :from AND :to`,
+              ...(plan.filters.length === 0 ? {} : { FilterExpression: plan.filters.join(" AND ") }),
+              ExpressionAttributeNames: { ...plan.names, "#at": "at" },
+              ExpressionAttributeValues: values,
+              ScanIndexForward: false,
+              Limit: page.limit - entries.length,
+              ExclusiveStartKey: startKey,
+            }),
+          );
+        } catch (error) {
+          throw storeError("query audit trail", error);
+        }
+        const items = result.Items ?? [];
+        for (const [position, item] of items.entries()) {
+          entries.push(readEntry(item) as AuditEntry);
+          if (entries.length === page.limit) {
+            const more =
+              position < items.length - 1 ||
+              result.LastEvaluatedKey !== undefined ||
+              (month !== undefined && month > monthOf(plan.from));
+            if (!more) return { entries };
+            const key: Record<string, string> = {
+              pk: item.pk,
+              at: item.at,
+              [plan.hashAttribute]: item[plan.hashAttribute],
+            };
+            return { entries, cursor: encodeCursor({ ...(month === undefined ? {} : { month }), key }) };
+          }
+        }
+        startKey = result.LastEvaluatedKey;
+        if (startKey === undefined) {
+          if (month === undefined || month <= monthOf(plan.from)) break;
+          month = previousMonth(month);
+        }
+      }
+      return { entries };
+    },
+  };
+}
+
+interface QueryPlan {
+  readonly index: IndexName;
+  readonly hashAttribute: string;
+  readonly names: Record<string, string>;
+  readonly values: Item;
+  readonly filters: string[];
+  readonly from: number;
+  readonly to: number;
+  readonly fromKey: string;
+  readonly toKey: string;
+}
+
+/** The most selective index for the filters given; the remaining filters run on the items that index returns. */
+function planQuery(query: AuditQuery, options: AuditLogOptions): QueryPlan {
+  const to = query.to ?? options.now();
+  const from = query.from ?? to - options.retentionDays * 86_400_000;
+  const keyed: [IndexName, string, string | undefined][] = [
+    ["byIdentity", "identity", query.identity],
+    ["byRoom", "roomName", query.roomName],
+    ["byRule", "ruleId", query.ruleId],
+  ];
+  const chosen = keyed.find(([, , value]) => value !== undefined);
+  const names: Record<string, string> = {};
+  const values: Item = {};
+  const filters: string[] = [];
+  for (const [index, attribute, value] of keyed) {
+    if (value === undefined) continue;
+    if (index === chosen?.[0]) {
+      names["#hash"] = attribute;
+      values[":hash"] = value;
+    } else {
+      names[`#${attribute}`] = attribute;
+      values[`:${attribute}`] = value;
+      filters.push(`#${attribute} = :${attribute}`);
+    }
+  }
+  const [index, hashAttribute] = chosen === undefined ? (["byMonth", "month"] as const) : [chosen[0], chosen[1]];
+  if (chosen === undefined) names["#hash"] = "month";
+  return {
+    index,
+    hashAttribute,
+    names,
+    values,
+    filters,
+    from,
+    to,
+    fromKey: new Date(from).toISOString(),
+    // `~` sorts after `#`, so every entry of the last millisecond is inside the bound.
+    toKey: `${new Date(to).toISOString()}~`,
+  };
+}

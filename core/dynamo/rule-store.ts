@@ -1,0 +1,173 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  type NativeAttributeValue,
+  QueryCommand,
+  TransactWriteCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError } from "../errors.ts";
+import type { RuleStore } from "../ports.ts";
+import { type Ban, isExactBan, type Rule, ruleSchema } from "../rules.ts";
+import { parse } from "../validation.ts";
+import { storeError } from "./client.ts";
+
+type Item = Record<string, NativeAttributeValue>;
+
+const canonicalKey = (id: string) => ({ pk: `rule#${id}`, sk: "rule" });
+const CACHED = "cached";
+
+/** Where a rule's lookup copy lives: under its identity for an exact ban, in the cached partition otherwise. */
+const lookupKey = (rule: Rule) => ({
+  pk: isExactBan(rule) ? `identity#${rule.identity}` : CACHED,
+  sk: `rule#${rule.id}`,
+});
+
+const readRule = (item: Item | undefined): Rule | undefined =>
+  item === undefined ? undefined : parse(ruleSchema, item.rule, "stored rule");
+
+/**
+ * Rules in DynamoDB. Each rule is a canonical item (read and versioned by id) and a lookup copy (found by identity
+ * or listed with the cached rules), always written together in one transaction, so the two never disagree.
+ */
+export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: string): RuleStore {
+  const canonical = (rule: Rule): Item => ({ ...canonicalKey(rule.id), rule, lookup: lookupKey(rule) });
+  const lookup = (rule: Rule): Item => ({ ...lookupKey(rule), rule });
+
+  const getCanonical = async (id: string): Promise<Item | undefined> => {
+    try {
+      const { Item } = await client.send(
+        new GetCommand({ TableName: tableName, Key: canonicalKey(id), ConsistentRead: true }),
+      );
+      return Item;
+    } catch (error) {
+      throw storeError("read rule", error);
+    }
+  };
+
+  const cancelledByCondition = (error: unknown) =>
+    error instanceof ConditionalCheckFailedException ||
+    (error instanceof TransactionCanceledException &&
+      (error.CancellationReasons ?? []).some((reason) => reason.Code === "ConditionalCheckFailed"));
+
+  return {
+    async create(rule) {
+      try {
+        await client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { TableName: tableName, Item: canonical(rule), ConditionExpression: "attribute_not_exists(pk)" } },
+              { Put: { TableName: tableName, Item: lookup(rule) } },
+            ],
+          }),
+        );
+      } catch (error) {
+        if (cancelledByCondition(error)) throw new RuleExistsError(rule.id);
+        throw storeError("create rule", error);
+      }
+    },
+
+    async get(id) {
+      return readRule(await getCanonical(id));
+    },
+
+    async replace(rule, expectedVersion) {
+      const stored = await getCanonical(rule.id);
+      const current = readRule(stored);
+      if (current === undefined) throw new RuleNotFoundError(rule.id);
+      if (current.version !== expectedVersion) throw new RuleVersionConflictError(rule.id, expectedVersion);
+      const oldLookup = lookupKey(current);
+      const newLookup = lookupKey(rule);
+      const moved = oldLookup.pk !== newLookup.pk;
+      try {
+        await client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              // The version condition covers the window between the read above and this write.
+              {
+                Put: {
+                  TableName: tableName,
+                  Item: canonical(rule),
+                  ConditionExpression: "#rule.#version = :expected",
+                  ExpressionAttributeNames: { "#rule": "rule", "#version": "version" },
+                  ExpressionAttributeValues: { ":expected": expectedVersion },
+                },
+              },
+              ...(moved ? [{ Delete: { TableName: tableName, Key: oldLookup } }] : []),
+              { Put: { TableName: tableName, Item: lookup(rule) } },
+            ],
+          }),
+        );
+      } catch (error) {
+        if (cancelledByCondition(error)) throw new RuleVersionConflictError(rule.id, expectedVersion);
+        throw storeError("update rule", error);
+      }
+    },
+
+    async delete(id, expectedVersion) {
+      const current = readRule(await getCanonical(id));
+      if (current === undefined) throw new RuleNotFoundError(id);
+      const version = expectedVersion ?? current.version;
+      if (current.version !== version) throw new RuleVersionConflictError(id, version);
+      try {
+        await client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Delete: {
+                  TableName: tableName,
+                  Key: canonicalKey(id),
+                  ConditionExpression: "#rule.#version = :expected",
+                  ExpressionAttributeNames: { "#rule": "rule", "#version": "version" },
+                  ExpressionAttributeValues: { ":expected": version },
+                },
+              },
+              { Delete: { TableName: tableName, Key: lookupKey(current) } },
+            ],
+          }),
+        );
+      } catch (error) {
+        if (cancelledByCondition(error)) throw new RuleVersionConflictError(id, version);
+        throw storeError("delete rule", error);
+      }
+      return current;
+    },
+
+    async exactBans(identity) {
+      const rules = await queryPartition(client, tableName, `identity#${identity}`, "look up bans");
+      return rules.filter((rule): rule is Ban => rule.kind === "ban");
+    },
+
+    async listCached() {
+      return queryPartition(client, tableName, CACHED, "list rules");
+    },
+  };
+}
+
+async function queryPartition(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  pk: string,
+  operation: string,
+): Promise<Rule[]> {
+  const items: Item[] = [];
+  let startKey: Item | undefined;
+  do {
+    try {
+      const page = await client.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": pk },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } catch (error) {
+      throw storeError(operation, error);
+    }
+  } while (startKey !== undefined);
+  return items.map((item) => parse(ruleSchema, item.rule, "stored rule"));
+}

@@ -1,0 +1,59 @@
+import type { AuditEntry, AuditPage, AuditQuery, KickResult } from "./audit.ts";
+import type { Presence, PresenceChange, PresenceUpdate, Session } from "./presence.ts";
+import type { Ban, Rule } from "./rules.ts";
+
+/** Rules, as stored. Every method validates what it reads. */
+export interface RuleStore {
+  /** Throws RuleExistsError when the id is taken. */
+  create(rule: Rule): Promise<void>;
+  get(id: string): Promise<Rule | undefined>;
+  /** Replaces a rule whose stored version is `expectedVersion`; throws RuleVersionConflictError or RuleNotFoundError. */
+  replace(rule: Rule, expectedVersion: number): Promise<void>;
+  /** Deletes a rule (at `expectedVersion` when given) and returns what was deleted. */
+  delete(id: string, expectedVersion?: number): Promise<Rule>;
+  /** Exact-identity bans on this identity: one key lookup, whatever the size of the ban list. */
+  exactBans(identity: string): Promise<Ban[]>;
+  /** Every rule that is not an exact-identity ban: few, meant to be cached. */
+  listCached(): Promise<Rule[]>;
+}
+
+/** A session with a max-duration deadline due for the sweep. */
+export interface DueDeadline {
+  readonly roomSid: string;
+  readonly participantSid: string;
+  readonly identity: string;
+  readonly roomName: string;
+  readonly deadlineAt: number;
+  readonly ruleId: string;
+}
+
+/** Session state: the per-identity presence item and the per-session deadline. */
+export interface SessionStore {
+  /**
+   * Applies one event to the identity's presence atomically and returns the state after it.
+   * An event older than the newest one applied to the same participant changes nothing (`applied: false`).
+   */
+  record(change: PresenceChange): Promise<PresenceUpdate>;
+  presence(identity: string): Promise<Presence | undefined>;
+  /**
+   * Drops sessions that ended before `olderThan`, and rooms left empty, from the presence item, provided nothing
+   * was recorded since `presence` was read (otherwise a later cleanup does it).
+   */
+  forget(presence: Presence, olderThan: number): Promise<void>;
+  /** Sets the deadline unless an event newer than `eventAt` already set or cleared it. */
+  setDeadline(session: Session, deadlineAt: number, ruleId: string, eventAt: number): Promise<void>;
+  /** Clears the deadline unless an event newer than `eventAt` already set it. */
+  clearDeadline(session: Session, eventAt: number): Promise<void>;
+  /** Deadlines due at or before `now`, earliest first: reads proportional to the due sessions only. */
+  dueDeadlines(now: number, limit: number): Promise<DueDeadline[]>;
+}
+
+/** The audit trail. Entries are never deleted by the application; retention is a TTL. */
+export interface AuditLog {
+  /** Writes a new entry; throws AuditEntryExistsError carrying the existing entry when its id was used before. */
+  begin(entry: AuditEntry): Promise<void>;
+  /** Moves a pending kick entry to its outcome, once; throws AuditEntryFinalizedError otherwise. */
+  finalize(id: string, result: KickResult): Promise<AuditEntry>;
+  get(id: string): Promise<AuditEntry | undefined>;
+  query(query: AuditQuery, page: { readonly limit: number; readonly cursor?: string }): Promise<AuditPage>;
+}

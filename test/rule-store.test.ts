@@ -1,0 +1,153 @@
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { beforeAll, describe, expect, it } from "vitest";
+import { manualClock } from "../core/clock.ts";
+import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
+import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError } from "../core/errors.ts";
+import type { RuleStore } from "../core/ports.ts";
+import { cachedRuleSource } from "../core/rule-source.ts";
+import type { Rule } from "../core/rules.ts";
+import { rule, T0 } from "./fixtures/domain.ts";
+import { createTestTables } from "./support/tables.ts";
+
+let client: DynamoDBDocumentClient;
+let store: RuleStore;
+
+/** Counts the requests the store sends, so a test can say "one key lookup". */
+let requests: string[] = [];
+
+beforeAll(async () => {
+  const created = await createTestTables();
+  client = created.client;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      requests.push(context.commandName ?? "?");
+      return next(args);
+    },
+    { step: "initialize", name: "countRequests" },
+  );
+  store = dynamoRuleStore(client, created.names.Rules);
+});
+
+const next = (r: Rule, changes: Partial<Rule> = {}): Rule => ({ ...r, ...changes, version: r.version + 1 }) as Rule;
+
+describe("rule store", () => {
+  it("creates a rule and reads it back as written", async () => {
+    const ban = rule("ban-read", {
+      kind: "ban",
+      identity: "reader",
+      reason: "spam",
+      expiresAt: "2027-01-01T00:00:00Z",
+    });
+    await store.create(ban);
+    expect(await store.get("ban-read")).toEqual(ban);
+    expect(await store.get("no-such-rule")).toBeUndefined();
+  });
+
+  it("refuses a second rule with the same id", async () => {
+    const ban = rule("ban-twice", { kind: "ban", identity: "twice", reason: "x" });
+    await store.create(ban);
+    await expect(
+      store.create(rule("ban-twice", { kind: "ban", identity: "other", reason: "y" })),
+    ).rejects.toBeInstanceOf(RuleExistsError);
+    expect(await store.exactBans("other")).toEqual([]);
+  });
+
+  it("finds an identity's exact bans with one key lookup among hundreds of bans", async () => {
+    for (let batch = 0; batch < 300; batch += 25) {
+      await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          store.create(rule(`bulk-${batch + i}`, { kind: "ban", identity: `bulk-user-${batch + i}`, reason: "bulk" })),
+        ),
+      );
+    }
+    const target = rule("target-ban", { kind: "ban", identity: "target", reason: "x", roomPattern: "exam-*" });
+    const other = rule("target-ban-2", { kind: "ban", identity: "target", reason: "y" });
+    await store.create(target);
+    await store.create(other);
+    requests = [];
+    const bans = await store.exactBans("target");
+    expect(requests).toEqual(["QueryCommand"]);
+    expect(bans.map((b) => b.id).sort()).toEqual(["target-ban", "target-ban-2"]);
+  });
+
+  it("lists every rule except exact bans for caching", async () => {
+    const pattern = rule("guests", { kind: "ban", identityPattern: "guest-*", reason: "x" });
+    const limit = rule("limit", { kind: "max-duration", limitSeconds: 60 });
+    const duplicate = rule("dup", { kind: "duplicate-identity" });
+    for (const r of [pattern, limit, duplicate]) await store.create(r);
+    const cached = await store.listCached();
+    expect(cached.map((r) => r.id).sort()).toEqual(["dup", "guests", "limit"]);
+  });
+
+  it("replaces at the expected version and moves the lookup copy when the identity changes", async () => {
+    const ban = rule("moving", { kind: "ban", identity: "before", reason: "x" });
+    await store.create(ban);
+    const renamed = next(ban, { identity: "after" } as Partial<Rule>);
+    await store.replace(renamed, 1);
+    expect(await store.exactBans("before")).toEqual([]);
+    expect(await store.exactBans("after")).toEqual([renamed]);
+
+    const widened = next(renamed, { identity: undefined, identityPattern: "aft*" } as Partial<Rule>);
+    await store.replace(widened, 2);
+    expect(await store.exactBans("after")).toEqual([]);
+    expect((await store.listCached()).find((r) => r.id === "moving")).toEqual(widened);
+  });
+
+  it("rejects a stale version with a conflict and changes nothing", async () => {
+    const limit = rule("contested", { kind: "max-duration", limitSeconds: 60 });
+    await store.create(limit);
+    await store.replace(next(limit, { limitSeconds: 120 } as Partial<Rule>), 1);
+    await expect(store.replace(next(limit, { limitSeconds: 30 } as Partial<Rule>), 1)).rejects.toBeInstanceOf(
+      RuleVersionConflictError,
+    );
+    expect(await store.get("contested")).toMatchObject({ version: 2, limitSeconds: 120 });
+  });
+
+  it("of two concurrent updates from the same version, exactly one wins", async () => {
+    const limit = rule("raced", { kind: "max-duration", limitSeconds: 60 });
+    await store.create(limit);
+    const results = await Promise.allSettled(
+      [10, 20, 30, 40].map((seconds) => store.replace(next(limit, { limitSeconds: seconds } as Partial<Rule>), 1)),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const failure of results.filter((r) => r.status === "rejected")) {
+      expect(failure.reason).toBeInstanceOf(RuleVersionConflictError);
+    }
+    expect((await store.get("raced"))?.version).toBe(2);
+  });
+
+  it("updating or deleting a missing rule is not found", async () => {
+    await expect(store.replace(rule("ghost", { kind: "duplicate-identity" }, 2), 1)).rejects.toBeInstanceOf(
+      RuleNotFoundError,
+    );
+    await expect(store.delete("ghost")).rejects.toBeInstanceOf(RuleNotFoundError);
+  });
+
+  it("deletes both copies, at the expected version only", async () => {
+    const ban = rule("deleted", { kind: "ban", identity: "gone", reason: "x" });
+    await store.create(ban);
+    await expect(store.delete("deleted", 7)).rejects.toBeInstanceOf(RuleVersionConflictError);
+    expect(await store.delete("deleted", 1)).toEqual(ban);
+    expect(await store.get("deleted")).toBeUndefined();
+    expect(await store.exactBans("gone")).toEqual([]);
+  });
+});
+
+describe("cached rule source", () => {
+  it("reads exact bans fresh and the other rules at most once per max age", async () => {
+    const clock = manualClock(T0);
+    const source = cachedRuleSource(store, clock, 5_000);
+    const before = await source.forIdentity("fresh-user");
+    expect(before.some((r) => r.id === "late-pattern")).toBe(false);
+
+    await store.create(rule("fresh-ban", { kind: "ban", identity: "fresh-user", reason: "x" }));
+    await store.create(rule("late-pattern", { kind: "ban", identityPattern: "fresh-*", reason: "x" }));
+    const soon = await source.forIdentity("fresh-user");
+    expect(soon.some((r) => r.id === "fresh-ban")).toBe(true); // exact bans: never stale
+    expect(soon.some((r) => r.id === "late-pattern")).toBe(false); // cached: stale within the bound
+
+    clock.advance(5_000);
+    const later = await source.forIdentity("fresh-user");
+    expect(later.some((r) => r.id === "late-pattern")).toBe(true);
+  });
+});
