@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../core/errors.ts";
 import { parseStatusCallback, type StatusEvent } from "../core/events.ts";
 import {
   ACCOUNT_SID,
@@ -19,19 +18,7 @@ import {
   TRACK_SID,
   trackCallback,
 } from "./fixtures/callbacks.ts";
-
-function validationErrorOf(run: () => unknown): ValidationError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error("expected a ValidationError, but nothing was thrown");
-}
-
-/** The distinct fields a ValidationError names. */
-const namedFields = (error: ValidationError) => [...new Set(error.issues.map((issue) => issue.field))];
+import { namedFields, validationErrorOf } from "./support/validation.ts";
 
 const base = {
   accountSid: ACCOUNT_SID,

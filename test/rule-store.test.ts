@@ -2,10 +2,10 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { manualClock } from "../core/clock.ts";
 import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
-import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError } from "../core/errors.ts";
+import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError, ValidationError } from "../core/errors.ts";
 import type { RuleStore } from "../core/ports.ts";
 import { cachedRuleSource } from "../core/rule-source.ts";
-import type { Rule } from "../core/rules.ts";
+import { isExactBan, type Rule } from "../core/rules.ts";
 import { rule, T0 } from "./fixtures/domain.ts";
 import { createTestTables } from "./support/tables.ts";
 
@@ -43,6 +43,22 @@ describe("rule store", () => {
     expect(await store.get("no-such-rule")).toBeUndefined();
   });
 
+  it("refuses an invalid rule naming the field, and writes nothing", async () => {
+    const bad = { ...rule("bad-limit", { kind: "max-duration", limitSeconds: 60 }), limitSeconds: -5 } as Rule;
+    const attempt = store.create(bad);
+    await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+    await expect(attempt).rejects.toMatchObject({ issues: [{ field: "limitSeconds" }] });
+    expect(await store.get("bad-limit")).toBeUndefined();
+    expect((await store.listCached()).some((r) => r.id === "bad-limit")).toBe(false);
+
+    const good = rule("good-limit", { kind: "max-duration", limitSeconds: 60 });
+    await store.create(good);
+    await expect(store.replace({ ...good, version: 2, roomPattern: "" } as Rule, 1)).rejects.toMatchObject({
+      issues: [{ field: "roomPattern" }],
+    });
+    expect(await store.get("good-limit")).toEqual(good);
+  });
+
   it("refuses a second rule with the same id", async () => {
     const ban = rule("ban-twice", { kind: "ban", identity: "twice", reason: "x" });
     await store.create(ban);
@@ -76,7 +92,8 @@ describe("rule store", () => {
     const duplicate = rule("dup", { kind: "duplicate-identity" });
     for (const r of [pattern, limit, duplicate]) await store.create(r);
     const cached = await store.listCached();
-    expect(cached.map((r) => r.id).sort()).toEqual(["dup", "guests", "limit"]);
+    expect(cached.map((r) => r.id)).toEqual(expect.arrayContaining(["dup", "guests", "limit"]));
+    expect(cached.filter(isExactBan)).toEqual([]);
   });
 
   it("replaces at the expected version and moves the lookup copy when the identity changes", async () => {

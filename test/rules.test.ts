@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../core/errors.ts";
 import {
   type Ban,
   banMatches,
@@ -16,19 +15,7 @@ import {
   ruleSpecSchema,
 } from "../core/rules.ts";
 import { parse } from "../core/validation.ts";
-
-function validationErrorOf(run: () => unknown): ValidationError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error("expected a ValidationError, but nothing was thrown");
-}
-
-/** The distinct fields a ValidationError names. */
-const namedFields = (error: ValidationError) => [...new Set(error.issues.map((issue) => issue.field))];
+import { namedFields, validationErrorOf } from "./support/validation.ts";
 
 const NOW = Date.parse("2026-11-21T10:00:00.000Z");
 

@@ -23,6 +23,13 @@ const lookupKey = (rule: Rule) => ({
   sk: `rule#${rule.id}`,
 });
 
+/** The condition that the stored rule is still at `version`. */
+const atVersion = (version: number) => ({
+  ConditionExpression: "#rule.#version = :expected",
+  ExpressionAttributeNames: { "#rule": "rule", "#version": "version" },
+  ExpressionAttributeValues: { ":expected": version },
+});
+
 const readRule = (item: Item | undefined): Rule | undefined =>
   item === undefined ? undefined : parse(ruleSchema, item.rule, "stored rule");
 
@@ -51,7 +58,8 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
       (error.CancellationReasons ?? []).some((reason) => reason.Code === "ConditionalCheckFailed"));
 
   return {
-    async create(rule) {
+    async create(input) {
+      const rule = parse(ruleSchema, input, "rule");
       try {
         await client.send(
           new TransactWriteCommand({
@@ -71,7 +79,8 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
       return readRule(await getCanonical(id));
     },
 
-    async replace(rule, expectedVersion) {
+    async replace(input, expectedVersion) {
+      const rule = parse(ruleSchema, input, "rule");
       const stored = await getCanonical(rule.id);
       const current = readRule(stored);
       if (current === undefined) throw new RuleNotFoundError(rule.id);
@@ -88,9 +97,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
                 Put: {
                   TableName: tableName,
                   Item: canonical(rule),
-                  ConditionExpression: "#rule.#version = :expected",
-                  ExpressionAttributeNames: { "#rule": "rule", "#version": "version" },
-                  ExpressionAttributeValues: { ":expected": expectedVersion },
+                  ...atVersion(expectedVersion),
                 },
               },
               ...(moved ? [{ Delete: { TableName: tableName, Key: oldLookup } }] : []),
@@ -117,9 +124,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
                 Delete: {
                   TableName: tableName,
                   Key: canonicalKey(id),
-                  ConditionExpression: "#rule.#version = :expected",
-                  ExpressionAttributeNames: { "#rule": "rule", "#version": "version" },
-                  ExpressionAttributeValues: { ":expected": version },
+                  ...atVersion(version),
                 },
               },
               { Delete: { TableName: tableName, Key: lookupKey(current) } },
