@@ -104,3 +104,25 @@ export class StoreUnavailableError extends Error {
     super(`${operation} failed in the data store${reason}`, options);
   }
 }
+
+/**
+ * The video provider answered with an error (`status`, and the provider's own `code`), or could not be reached
+ * (no status). `retryable` says whether the same request may succeed later.
+ */
+export class VideoProviderError extends Error {
+  override readonly name = "VideoProviderError";
+  readonly status: number | undefined;
+  readonly code: number | undefined;
+  readonly retryable: boolean;
+
+  constructor(
+    message: string,
+    details: { status?: number | undefined; code?: number | undefined; retryable: boolean },
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+    this.status = details.status;
+    this.code = details.code;
+    this.retryable = details.retryable;
+  }
+}

@@ -1,0 +1,168 @@
+import type { z } from "zod";
+import { VideoProviderError } from "../errors.ts";
+import type { DisconnectOutcome, Participant, VideoProvider } from "../video.ts";
+import { type RetryPolicy, responseError, type TwilioCredentials, type TwilioResponse, twilioHttp } from "./http.ts";
+import { type ParticipantSummary, participantPage, participantResource, participantSummaryPage } from "./resources.ts";
+
+export interface TwilioVideoOptions {
+  readonly accountSid: string;
+  readonly credentials: TwilioCredentials;
+  /** Default https://video.twilio.com; the emulator's origin locally. */
+  readonly videoOrigin?: string;
+  /** Default https://insights.twilio.com. */
+  readonly insightsOrigin?: string;
+  /** Per attempt; default 5 s. */
+  readonly timeoutMs?: number;
+  /** Default: 3 attempts, backoff ceiling 200 ms doubling to 2 s. */
+  readonly retry?: Partial<RetryPolicy>;
+  readonly fetch?: typeof fetch;
+  readonly random?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface TwilioVideo extends VideoProvider {
+  /** Insights (Video Log Analyzer) participant summaries of a room, page by page. */
+  listParticipantSummaries(
+    roomSid: string,
+    options?: { readonly pageSize?: number },
+  ): AsyncIterable<ParticipantSummary>;
+}
+
+const MAX_PAGE_SIZE = 1000;
+
+/** Twilio Video's Participants REST API as a VideoProvider, plus the Insights participant list. */
+export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
+  const videoOrigin = new URL(options.videoOrigin ?? "https://video.twilio.com").origin;
+  const insightsOrigin = new URL(options.insightsOrigin ?? "https://insights.twilio.com").origin;
+  const request = twilioHttp({
+    accountSid: options.accountSid,
+    credentials: options.credentials,
+    timeoutMs: options.timeoutMs ?? 5000,
+    retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2000, ...options.retry },
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.random === undefined ? {} : { random: options.random }),
+    ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+  });
+
+  // Identities and unique names may hold any character: each is one encoded path segment.
+  const participantUrl = (room: string, participant: string) =>
+    `${videoOrigin}/v1/Rooms/${encodeURIComponent(room)}/Participants/${encodeURIComponent(participant)}`;
+
+  async function fetchParticipant(room: string, participant: string): Promise<Participant | undefined> {
+    const response = await request("GET", participantUrl(room, participant));
+    if (response.status === 200) return parseBody(participantResource, response, "fetch participant");
+    if (response.status === 404) return undefined;
+    throw responseError("fetch participant", response);
+  }
+
+  return {
+    fetchParticipant,
+
+    async disconnectParticipant(room, participant): Promise<DisconnectOutcome> {
+      let response: TwilioResponse;
+      try {
+        response = await request(
+          "POST",
+          participantUrl(room, participant),
+          new URLSearchParams({ Status: "disconnected" }),
+        );
+      } catch (error) {
+        return failed(error);
+      }
+      if (response.status === 202 || response.status === 200) {
+        // Accepted: the kick happened even if the body is not what we expect, so never report it as failed.
+        const parsed = participantResource.safeParse(response.body);
+        return parsed.success ? { outcome: "disconnected", participant: parsed.data } : { outcome: "disconnected" };
+      }
+      // Twilio does not document its answer for a participant who already left: 404 means gone; on any other
+      // client error, look again and accept a participant that is disconnected by now.
+      if (response.status === 404) return { outcome: "already-gone" };
+      const error = responseError("disconnect participant", response);
+      if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+        try {
+          const current = await fetchParticipant(room, participant);
+          if (current === undefined) return { outcome: "already-gone" };
+          if (current.status === "disconnected") return { outcome: "already-gone", participant: current };
+        } catch {
+          // the re-check is best effort: report the kick's own error below
+        }
+      }
+      return failed(error);
+    },
+
+    listParticipants(room, filter = {}) {
+      const query = new URLSearchParams();
+      if (filter.status !== undefined) query.set("Status", filter.status);
+      if (filter.identity !== undefined) query.set("Identity", filter.identity);
+      if (filter.createdAfter !== undefined) query.set("DateCreatedAfter", new Date(filter.createdAfter).toISOString());
+      if (filter.createdBefore !== undefined)
+        query.set("DateCreatedBefore", new Date(filter.createdBefore).toISOString());
+      query.set("PageSize", String(pageSize(filter.pageSize)));
+      const first = `${videoOrigin}/v1/Rooms/${encodeURIComponent(room)}/Participants?${query}`;
+      return pages(first, videoOrigin, (response) => parseBody(participantPage, response, "list participants"));
+    },
+
+    listParticipantSummaries(roomSid, { pageSize: size } = {}) {
+      const first = `${insightsOrigin}/v1/Video/Rooms/${encodeURIComponent(roomSid)}/Participants?PageSize=${pageSize(size)}`;
+      return pages(first, insightsOrigin, (response) =>
+        parseBody(participantSummaryPage, response, "list participant summaries"),
+      );
+    },
+  };
+
+  /** Follows `meta.next_page_url` verbatim (Twilio's paging contract), refusing to send credentials elsewhere. */
+  async function* pages<Item>(
+    first: string,
+    origin: string,
+    read: (response: TwilioResponse) => { participants: Item[]; meta: { next_page_url?: string | null | undefined } },
+  ): AsyncGenerator<Item> {
+    let url: string | null | undefined = first;
+    while (url) {
+      if (new URL(url).origin !== origin) {
+        throw new VideoProviderError(`Twilio's next page is on another origin (${new URL(url).origin})`, {
+          retryable: false,
+        });
+      }
+      const response = await request("GET", url);
+      if (response.status !== 200) throw responseError("list participants", response);
+      const page = read(response);
+      yield* page.participants;
+      url = page.meta.next_page_url;
+    }
+  }
+}
+
+function pageSize(requested: number | undefined): number {
+  const size = requested ?? 100;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw new VideoProviderError(`page size must be a whole number from 1 to ${MAX_PAGE_SIZE}, not ${size}`, {
+      retryable: false,
+    });
+  }
+  return size;
+}
+
+function parseBody<Schema extends z.ZodType>(schema: Schema, response: TwilioResponse, what: string): z.output<Schema> {
+  const parsed = schema.safeParse(response.body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new VideoProviderError(
+    `${what}: Twilio's ${response.status} answer is not the expected resource (${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"})`,
+    { status: response.status, retryable: false },
+  );
+}
+
+function failed(error: unknown): DisconnectOutcome {
+  if (error instanceof VideoProviderError) {
+    return {
+      outcome: "failed",
+      error: {
+        ...(error.status === undefined ? {} : { status: error.status }),
+        ...(error.code === undefined ? {} : { code: error.code }),
+        message: error.message,
+      },
+      retryable: error.retryable,
+    };
+  }
+  throw error;
+}

@@ -1,0 +1,50 @@
+/**
+ * The video provider port: what room-warden needs from a video platform, in its own terms. Twilio is the one
+ * adapter today (`core/twilio/`); another provider would be one more adapter behind the same port.
+ */
+
+export type ParticipantStatus = "connected" | "disconnected" | "reconnecting";
+
+export interface Participant {
+  readonly sid: string;
+  readonly roomSid: string;
+  readonly identity: string;
+  readonly status: ParticipantStatus;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  readonly startedAt?: number;
+  readonly endedAt?: number;
+  /** Seconds connected, once disconnected. */
+  readonly durationSeconds?: number;
+}
+
+/** What asking the provider to disconnect a participant achieved. */
+export type DisconnectOutcome =
+  /** The provider accepted the disconnect; `participant` is its answer, when it could be read. */
+  | { readonly outcome: "disconnected"; readonly participant?: Participant }
+  /** The participant had already left (or never existed in that room): nothing left to do. */
+  | { readonly outcome: "already-gone"; readonly participant?: Participant }
+  | {
+      readonly outcome: "failed";
+      readonly error: { readonly status?: number; readonly code?: number; readonly message: string };
+      /** Whether trying again later may succeed (rate limits, provider or network errors). */
+      readonly retryable: boolean;
+    };
+
+export interface ParticipantFilter {
+  readonly status?: ParticipantStatus;
+  readonly identity?: string;
+  /** Epoch ms bounds on the participant's creation time. */
+  readonly createdAfter?: number;
+  readonly createdBefore?: number;
+  /** Participants fetched per request (1–1000). */
+  readonly pageSize?: number;
+}
+
+export interface VideoProvider {
+  /** By SID, or by identity among the connected participants; undefined when there is no such participant. */
+  fetchParticipant(room: string, participant: string): Promise<Participant | undefined>;
+  disconnectParticipant(room: string, participant: string): Promise<DisconnectOutcome>;
+  /** Every participant matching the filter, fetched page by page as the iteration proceeds. */
+  listParticipants(room: string, filter?: ParticipantFilter): AsyncIterable<Participant>;
+}
