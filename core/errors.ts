@@ -126,3 +126,14 @@ export class VideoProviderError extends Error {
     this.retryable = details.retryable;
   }
 }
+
+/** Configuration is missing or malformed: raised at cold start, naming each variable (never its value). */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly problems: readonly FieldIssue[];
+
+  constructor(problems: readonly FieldIssue[]) {
+    super(`invalid configuration: ${problems.map((problem) => `${problem.field}: ${problem.message}`).join("; ")}`);
+    this.problems = problems;
+  }
+}
