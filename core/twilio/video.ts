@@ -90,7 +90,7 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
       return failed(error);
     },
 
-    listParticipants(room, filter = {}) {
+    async *listParticipants(room, filter = {}) {
       const query = new URLSearchParams();
       if (filter.status !== undefined) query.set("Status", filter.status);
       if (filter.identity !== undefined) query.set("Identity", filter.identity);
@@ -99,14 +99,12 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
         query.set("DateCreatedBefore", new Date(filter.createdBefore).toISOString());
       query.set("PageSize", String(pageSize(filter.pageSize)));
       const first = `${videoOrigin}/v1/Rooms/${encodeURIComponent(room)}/Participants?${query}`;
-      return pages(first, videoOrigin, (response) => parseBody(participantPage, response, "list participants"));
+      yield* pages(first, videoOrigin, "list participants", participantPage);
     },
 
-    listParticipantSummaries(roomSid, { pageSize: size } = {}) {
+    async *listParticipantSummaries(roomSid, { pageSize: size } = {}) {
       const first = `${insightsOrigin}/v1/Video/Rooms/${encodeURIComponent(roomSid)}/Participants?PageSize=${pageSize(size)}`;
-      return pages(first, insightsOrigin, (response) =>
-        parseBody(participantSummaryPage, response, "list participant summaries"),
-      );
+      yield* pages(first, insightsOrigin, "list participant summaries", participantSummaryPage);
     },
   };
 
@@ -114,7 +112,8 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
   async function* pages<Item>(
     first: string,
     origin: string,
-    read: (response: TwilioResponse) => { participants: Item[]; meta: { next_page_url?: string | null | undefined } },
+    what: string,
+    schema: z.ZodType<{ participants: Item[]; meta: { next_page_url?: string | null | undefined } }>,
   ): AsyncGenerator<Item> {
     let url: string | null | undefined = first;
     while (url) {
@@ -124,8 +123,8 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
         });
       }
       const response = await request("GET", url);
-      if (response.status !== 200) throw responseError("list participants", response);
-      const page = read(response);
+      if (response.status !== 200) throw responseError(what, response);
+      const page = parseBody(schema, response, what);
       yield* page.participants;
       url = page.meta.next_page_url;
     }
