@@ -12,16 +12,56 @@ export default $config({
   },
   async run() {
     const { tables } = await import("./core/tables.ts");
-    for (const table of tables) {
-      new sst.aws.Dynamo(table.name, {
-        fields: table.fields,
-        primaryIndex: table.primaryIndex,
-        globalIndexes: table.globalIndexes,
-        ...("ttl" in table ? { ttl: table.ttl } : {}),
-        transform: {
-          table: { pointInTimeRecovery: { enabled: true } },
-        },
-      });
-    }
+    const [rules, sessions, audit] = tables.map(
+      (table) =>
+        new sst.aws.Dynamo(table.name, {
+          fields: table.fields,
+          primaryIndex: table.primaryIndex,
+          globalIndexes: table.globalIndexes,
+          ...("ttl" in table ? { ttl: table.ttl } : {}),
+          transform: { table: { pointInTimeRecovery: { enabled: true } } },
+        }),
+    );
+
+    const twilioAccountSid = new sst.Secret("TwilioAccountSid");
+    const twilioAuthToken = new sst.Secret("TwilioAuthToken");
+    // Optional: without an API key, REST calls use the Auth Token.
+    const twilioApiKey = new sst.Secret("TwilioApiKey", "");
+    const twilioApiSecret = new sst.Secret("TwilioApiSecret", "");
+
+    const runtime = { runtime: "nodejs22.x", architecture: "arm64" } as const;
+    const enforcerTimeoutSeconds = 30;
+
+    // FIFO: one identity's callbacks in order, one at a time; SQS drops a repeated callback within five minutes.
+    const deadLetters = new sst.aws.Queue("CallbacksDeadLetter", { fifo: true });
+    const callbacks = new sst.aws.Queue("Callbacks", {
+      fifo: true,
+      // AWS's rule for Lambda consumers: at least six times the function's timeout.
+      visibilityTimeout: `${enforcerTimeoutSeconds * 6} seconds`,
+      dlq: { queue: deadLetters.arn, retry: 5 },
+    });
+    callbacks.subscribe(
+      {
+        handler: "functions/enforcer.handler",
+        ...runtime,
+        memory: "512 MB",
+        timeout: `${enforcerTimeoutSeconds} seconds`,
+        link: [rules, sessions, audit, twilioAccountSid, twilioAuthToken, twilioApiKey, twilioApiSecret],
+      },
+      { batch: { size: 10, partialResponses: true } },
+    );
+
+    const api = new sst.aws.ApiGatewayV2("Api");
+    const webhookUrl = $interpolate`${api.url}/twilio/callbacks`;
+    api.route("ANY /twilio/callbacks", {
+      handler: "functions/webhook.handler",
+      ...runtime,
+      memory: "256 MB",
+      timeout: "10 seconds",
+      link: [callbacks, twilioAuthToken],
+      environment: { WEBHOOK_PUBLIC_URL: webhookUrl },
+    });
+
+    return { webhookUrl };
   },
 });

@@ -88,6 +88,8 @@ export type RuleChangeEntry = z.output<typeof ruleChangeEntrySchema>;
 /** What finalising a kick records. */
 export interface KickResult {
   readonly outcome: Exclude<KickOutcome, "pending">;
+  /** Requests sent to the provider in this try, retries included: added to the entry's count. */
+  readonly attempts: number;
   readonly error?: { readonly code?: number; readonly status?: number; readonly message: string };
   readonly latencyMs?: number;
   readonly finalizedAt: string;

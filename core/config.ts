@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import type { TableNames } from "./tables.ts";
 import type { TwilioVideoOptions } from "./twilio/video.ts";
 
 /**
@@ -57,14 +58,18 @@ export interface TwilioConfig {
   readonly video: TwilioVideoOptions;
 }
 
-export function loadTwilioConfig(env: Readonly<Record<string, string | undefined>>): TwilioConfig {
-  const parsed = twilioEnvironment.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => ({ field: issue.path.map(String).join("."), message: issue.message })),
-    );
-  }
-  const config = parsed.data;
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+function parseEnvironment<Schema extends z.ZodType>(schema: Schema, env: Environment): z.output<Schema> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => ({ field: issue.path.map(String).join("."), message: issue.message })),
+  );
+}
+
+export function loadTwilioConfig(env: Environment): TwilioConfig {
+  const config = parseEnvironment(twilioEnvironment, env);
   return {
     accountSid: config.TWILIO_ACCOUNT_SID,
     authToken: config.TWILIO_AUTH_TOKEN,
@@ -79,5 +84,59 @@ export function loadTwilioConfig(env: Readonly<Record<string, string | undefined
       timeoutMs: config.TWILIO_TIMEOUT_MS,
       retry: { maxAttempts: config.TWILIO_MAX_ATTEMPTS },
     },
+  };
+}
+
+const required = (what: string) => z.string({ error: `required: ${what}` }).min(1, "must not be empty");
+
+const webhookEnvironment = z.object({
+  TWILIO_AUTH_TOKEN: required("the account's primary Auth Token (it validates webhooks)"),
+  WEBHOOK_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: "required: the public URL Twilio calls, as set in StatusCallback" })
+    .transform((value) => value.split("?")[0] as string),
+  CALLBACK_QUEUE_URL: required("the callback queue's URL").optional(),
+});
+
+export interface WebhookConfig {
+  readonly authToken: string;
+  readonly publicUrl: string;
+  /** Absent locally, where the queue is in-process. */
+  readonly queueUrl?: string;
+}
+
+export function loadWebhookConfig(env: Environment): WebhookConfig {
+  const config = parseEnvironment(webhookEnvironment, env);
+  return {
+    authToken: config.TWILIO_AUTH_TOKEN,
+    publicUrl: config.WEBHOOK_PUBLIC_URL,
+    ...(config.CALLBACK_QUEUE_URL === undefined ? {} : { queueUrl: config.CALLBACK_QUEUE_URL }),
+  };
+}
+
+const storeEnvironment = z.object({
+  RULES_TABLE: required("the Rules table's name"),
+  SESSIONS_TABLE: required("the Sessions table's name"),
+  AUDIT_TABLE: required("the Audit table's name"),
+  AUDIT_RETENTION_DAYS: positiveInt(365, 3650),
+  RULE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
+  DYNAMODB_ENDPOINT: z.url({ error: "expected a URL, e.g. http://127.0.0.1:8000" }).optional(),
+});
+
+export interface StoreConfig {
+  readonly tables: TableNames;
+  readonly auditRetentionDays: number;
+  /** How stale the cached (non exact-ban) rules may be. */
+  readonly ruleCacheMs: number;
+  /** DynamoDB Local, when set. */
+  readonly dynamoEndpoint?: string;
+}
+
+export function loadStoreConfig(env: Environment): StoreConfig {
+  const config = parseEnvironment(storeEnvironment, env);
+  return {
+    tables: { Rules: config.RULES_TABLE, Sessions: config.SESSIONS_TABLE, Audit: config.AUDIT_TABLE },
+    auditRetentionDays: config.AUDIT_RETENTION_DAYS,
+    ruleCacheMs: config.RULE_CACHE_SECONDS * 1000,
+    ...(config.DYNAMODB_ENDPOINT === undefined ? {} : { dynamoEndpoint: config.DYNAMODB_ENDPOINT }),
   };
 }

@@ -114,16 +114,19 @@ export class VideoProviderError extends Error {
   readonly status: number | undefined;
   readonly code: number | undefined;
   readonly retryable: boolean;
+  /** Requests sent before giving up, when known. */
+  readonly attempts: number | undefined;
 
   constructor(
     message: string,
-    details: { status?: number | undefined; code?: number | undefined; retryable: boolean },
+    details: { status?: number | undefined; code?: number | undefined; retryable: boolean; attempts?: number },
     options?: { cause: unknown },
   ) {
     super(message, options);
     this.status = details.status;
     this.code = details.code;
     this.retryable = details.retryable;
+    this.attempts = details.attempts;
   }
 }
 
@@ -135,5 +138,15 @@ export class ConfigError extends Error {
   constructor(problems: readonly FieldIssue[]) {
     super(`invalid configuration: ${problems.map((problem) => `${problem.field}: ${problem.message}`).join("; ")}`);
     this.problems = problems;
+  }
+}
+
+/** The durable queue refused or lost the message: the callback was not accepted, so Twilio must not get a 2xx. */
+export class QueueUnavailableError extends Error {
+  override readonly name = "QueueUnavailableError";
+
+  constructor(options: { cause: unknown }) {
+    const reason = options.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(`the callback queue did not accept the message${reason}`, options);
   }
 }

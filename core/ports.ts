@@ -54,6 +54,8 @@ export interface AuditLog {
   begin(entry: AuditEntry): Promise<void>;
   /** Moves a pending kick entry to its outcome, once; throws AuditEntryFinalizedError otherwise. */
   finalize(id: string, result: KickResult): Promise<AuditEntry>;
+  /** Moves a failed kick back to pending for another try; throws AuditEntryFinalizedError if it is not failed. */
+  reopen(id: string): Promise<AuditEntry>;
   get(id: string): Promise<AuditEntry | undefined>;
   query(query: AuditQuery, page: { readonly limit: number; readonly cursor?: string }): Promise<AuditPage>;
 }

@@ -18,9 +18,10 @@ export interface Participant {
   readonly durationSeconds?: number;
 }
 
-/** What asking the provider to disconnect a participant achieved. */
-export type DisconnectOutcome =
-  /** The provider accepted the disconnect; `participant` is its answer, when it could be read. */
+/** What asking the provider to disconnect a participant achieved, and how many requests it took. */
+export type DisconnectOutcome = {
+  readonly attempts: number;
+} /** The provider accepted the disconnect; `participant` is its answer, when it could be read. */ & (
   | { readonly outcome: "disconnected"; readonly participant?: Participant }
   /** The participant had already left (or never existed in that room): nothing left to do. */
   | { readonly outcome: "already-gone"; readonly participant?: Participant }
@@ -29,7 +30,8 @@ export type DisconnectOutcome =
       readonly error: { readonly status?: number; readonly code?: number; readonly message: string };
       /** Whether trying again later may succeed (rate limits, provider or network errors). */
       readonly retryable: boolean;
-    };
+    }
+);
 
 export interface ParticipantFilter {
   readonly status?: ParticipantStatus;

@@ -59,15 +59,36 @@ describe("audit log: write-ahead and finalise", () => {
 
     const final = await log.finalize(entry.id, {
       outcome: "disconnected",
+      attempts: 1,
       latencyMs: 48,
       finalizedAt: new Date(T0 + 90).toISOString(),
     });
     expect(final).toMatchObject({ outcome: "disconnected", attempts: 1, latencyMs: 48 });
 
-    const again = log.finalize(entry.id, { outcome: "failed", finalizedAt: new Date(T0 + 99).toISOString() });
+    const again = log.finalize(entry.id, {
+      outcome: "failed",
+      attempts: 1,
+      finalizedAt: new Date(T0 + 99).toISOString(),
+    });
     await expect(again).rejects.toBeInstanceOf(AuditEntryFinalizedError);
     await expect(again).rejects.toMatchObject({ current: { outcome: "disconnected" } });
     expect(await log.get(entry.id)).toMatchObject({ outcome: "disconnected", attempts: 1 });
+  });
+
+  it("a failed kick can be reopened once for another try, adding up the attempts", async () => {
+    const entry = kickEntry();
+    await log.begin(entry);
+    await log.finalize(entry.id, { outcome: "failed", attempts: 3, finalizedAt: new Date(T0 + 10).toISOString() });
+    const reopened = await Promise.allSettled([log.reopen(entry.id), log.reopen(entry.id)]);
+    expect(reopened.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(reopened.find((r) => r.status === "rejected")?.reason).toBeInstanceOf(AuditEntryFinalizedError);
+    const final = await log.finalize(entry.id, {
+      outcome: "disconnected",
+      attempts: 2,
+      finalizedAt: new Date(T0 + 20).toISOString(),
+    });
+    expect(final).toMatchObject({ outcome: "disconnected", attempts: 5 });
+    await expect(log.reopen(entry.id)).rejects.toBeInstanceOf(AuditEntryFinalizedError);
   });
 
   it("records Twilio's error on a failed kick", async () => {
@@ -75,10 +96,11 @@ describe("audit log: write-ahead and finalise", () => {
     await log.begin(entry);
     const final = await log.finalize(entry.id, {
       outcome: "failed",
+      attempts: 1,
       error: { code: 20429, status: 429, message: "Too Many Requests" },
       finalizedAt: new Date(T0 + 90).toISOString(),
     });
-    expect(final).toMatchObject({ outcome: "failed", error: { code: 20429, status: 429 } });
+    expect(final).toMatchObject({ outcome: "failed", attempts: 1, error: { code: 20429, status: 429 } });
   });
 
   it("a replayed decision creates no second entry and hands back the first", async () => {
@@ -95,7 +117,7 @@ describe("audit log: write-ahead and finalise", () => {
 
   it("does not finalise an unknown entry or a dry-run entry", async () => {
     await expect(
-      log.finalize("kick:nope", { outcome: "disconnected", finalizedAt: new Date(T0).toISOString() }),
+      log.finalize("kick:nope", { outcome: "disconnected", attempts: 1, finalizedAt: new Date(T0).toISOString() }),
     ).rejects.toMatchObject({ name: "AuditEntryFinalizedError", current: undefined });
 
     const base = kickEntry();
@@ -112,7 +134,7 @@ describe("audit log: write-ahead and finalise", () => {
     };
     await log.begin(dryRun);
     await expect(
-      log.finalize(dryRun.id, { outcome: "disconnected", finalizedAt: new Date(T0).toISOString() }),
+      log.finalize(dryRun.id, { outcome: "disconnected", attempts: 1, finalizedAt: new Date(T0).toISOString() }),
     ).rejects.toBeInstanceOf(AuditEntryFinalizedError);
   });
 

@@ -95,7 +95,8 @@ const operations: { name: string; run: () => Promise<unknown> }[] = [
   },
   {
     name: "audit.finalize",
-    run: () => audit.finalize("kick:x", { outcome: "disconnected", finalizedAt: new Date(T0).toISOString() }),
+    run: () =>
+      audit.finalize("kick:x", { outcome: "disconnected", attempts: 1, finalizedAt: new Date(T0).toISOString() }),
   },
   { name: "audit.query", run: () => audit.query({ roomName: "room-1" }, { limit: 10 }) },
 ];

@@ -116,7 +116,7 @@ describe("disconnect participant", () => {
     const joined = await emulator.join(roomSid, "rate-limited");
     emulator.injectFault({ match: { method: "POST" }, status: 429, times: 1 });
     const outcome = await client().disconnectParticipant(roomSid, joined.sid);
-    expect(outcome.outcome).toBe("disconnected");
+    expect(outcome).toMatchObject({ outcome: "disconnected", attempts: 2 });
     expect(posts(`/v1/Rooms/${roomSid}/Participants/${joined.sid}`).map((r) => r.status)).toEqual([429, 202]);
     expect(sleeps).toEqual([100]); // full jitter: random 0.5 × the first ceiling, 200 ms
   });
@@ -126,7 +126,7 @@ describe("disconnect participant", () => {
     const joined = await emulator.join(roomSid, "unlucky");
     emulator.injectFault({ match: { method: "POST" }, status: 503 });
     const outcome = await client({ retry: { maxAttempts: 4 } }).disconnectParticipant(roomSid, joined.sid);
-    expect(outcome).toMatchObject({ outcome: "failed", retryable: true, error: { status: 503 } });
+    expect(outcome).toMatchObject({ outcome: "failed", retryable: true, attempts: 4, error: { status: 503 } });
     expect(outcome.outcome === "failed" && outcome.error.code).toBeGreaterThan(0);
     expect(posts(`/v1/Rooms/${roomSid}/Participants/${joined.sid}`)).toHaveLength(4);
     expect(sleeps).toEqual([100, 200, 400]);
@@ -151,7 +151,7 @@ describe("disconnect participant", () => {
       joined.sid,
     );
     const elapsed = performance.now() - started;
-    expect(outcome).toMatchObject({ outcome: "failed", retryable: true });
+    expect(outcome).toMatchObject({ outcome: "failed", retryable: true, attempts: 2 });
     expect(outcome.outcome === "failed" && outcome.error.message).toMatch(/did not answer .* within 150 ms/);
     expect(elapsed).toBeLessThan(1400); // two attempts of 150 ms, not one of 1.5 s
   });
@@ -269,6 +269,6 @@ describe("responses Twilio would never send (stubbed fetch: the emulator is fait
       `RM${"1".repeat(32)}`,
       "alice",
     );
-    expect(outcome).toEqual({ outcome: "disconnected" });
+    expect(outcome).toEqual({ outcome: "disconnected", attempts: 1 });
   });
 });

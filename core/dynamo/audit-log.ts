@@ -109,14 +109,14 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
       };
       const values: Record<string, NativeAttributeValue> = {
         ":outcome": result.outcome,
-        ":one": 1,
+        ":attempts": result.attempts,
         ":finalizedAt": result.finalizedAt,
         ":pending": "pending",
         ":kick": "kick",
       };
       const sets = [
         "#entry.#outcome = :outcome",
-        "#entry.#attempts = #entry.#attempts + :one",
+        "#entry.#attempts = #entry.#attempts + :attempts",
         "#entry.#finalizedAt = :finalizedAt",
       ];
       if (result.latencyMs !== undefined) {
@@ -152,6 +152,38 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
           );
         }
         throw storeError("finalise audit entry", error);
+      }
+    },
+
+    async reopen(id) {
+      try {
+        const { Attributes } = await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: entryKey(id),
+            UpdateExpression: "SET #entry.#outcome = :pending REMOVE #entry.#finalizedAt",
+            // Only a failed kick goes back to pending, and only for one caller: the one whose update lands first.
+            ConditionExpression: "#entry.#action = :kick AND #entry.#outcome = :failed",
+            ExpressionAttributeNames: {
+              "#entry": "entry",
+              "#outcome": "outcome",
+              "#action": "action",
+              "#finalizedAt": "finalizedAt",
+            },
+            ExpressionAttributeValues: { ":pending": "pending", ":failed": "failed", ":kick": "kick" },
+            ReturnValues: "ALL_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        );
+        return readEntry(Attributes) as AuditEntry;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) {
+          throw new AuditEntryFinalizedError(
+            id,
+            readEntry(error.Item === undefined ? undefined : unmarshall(error.Item)),
+          );
+        }
+        throw storeError("reopen audit entry", error);
       }
     },
 

@@ -35,6 +35,8 @@ export interface TwilioHttpOptions {
 export interface TwilioResponse {
   readonly status: number;
   readonly body: unknown;
+  /** Requests sent for this answer, retries included. */
+  readonly attempts: number;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -83,7 +85,7 @@ export function twilioHttp(options: TwilioHttpOptions) {
           timedOut
             ? `Twilio did not answer ${method} ${new URL(url).pathname} within ${options.timeoutMs} ms (${attempt} attempts)`
             : `Twilio could not be reached for ${method} ${new URL(url).pathname} (${attempt} attempts)`,
-          { retryable: true },
+          { retryable: true, attempts: attempt },
           { cause: error },
         );
       }
@@ -100,7 +102,7 @@ export function twilioHttp(options: TwilioHttpOptions) {
       } catch {
         body = undefined; // a proxy's HTML error page, say: the status still tells what happened
       }
-      return { status: response.status, body };
+      return { status: response.status, body, attempts: attempt };
     }
   };
 }
@@ -119,6 +121,11 @@ export function responseError(what: string, response: TwilioResponse): VideoProv
     `${what}: Twilio answered ${response.status}${details.code === undefined ? "" : ` (code ${details.code})`}${
       details.message === undefined ? "" : `: ${details.message}`
     }`,
-    { status: response.status, code: details.code, retryable: response.status === 429 || response.status >= 500 },
+    {
+      status: response.status,
+      code: details.code,
+      retryable: response.status === 429 || response.status >= 500,
+      attempts: response.attempts,
+    },
   );
 }

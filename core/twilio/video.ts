@@ -67,27 +67,31 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
           new URLSearchParams({ Status: "disconnected" }),
         );
       } catch (error) {
-        return failed(error);
+        return failed(error, error instanceof VideoProviderError ? (error.attempts ?? 0) : 0);
       }
       if (response.status === 202 || response.status === 200) {
         // Accepted: the kick happened even if the body is not what we expect, so never report it as failed.
         const parsed = participantResource.safeParse(response.body);
-        return parsed.success ? { outcome: "disconnected", participant: parsed.data } : { outcome: "disconnected" };
+        const { attempts } = response;
+        return parsed.success
+          ? { outcome: "disconnected", participant: parsed.data, attempts }
+          : { outcome: "disconnected", attempts };
       }
       // Twilio does not document its answer for a participant who already left: 404 means gone; on any other
       // client error, look again and accept a participant that is disconnected by now.
-      if (response.status === 404) return { outcome: "already-gone" };
+      const { attempts } = response;
+      if (response.status === 404) return { outcome: "already-gone", attempts };
       const error = responseError("disconnect participant", response);
       if (response.status >= 400 && response.status < 500 && response.status !== 429) {
         try {
           const current = await fetchParticipant(room, participant);
-          if (current === undefined) return { outcome: "already-gone" };
-          if (current.status === "disconnected") return { outcome: "already-gone", participant: current };
+          if (current === undefined) return { outcome: "already-gone", attempts };
+          if (current.status === "disconnected") return { outcome: "already-gone", participant: current, attempts };
         } catch {
           // the re-check is best effort: report the kick's own error below
         }
       }
-      return failed(error);
+      return failed(error, attempts);
     },
 
     async *listParticipants(room, filter = {}) {
@@ -151,10 +155,11 @@ function parseBody<Schema extends z.ZodType>(schema: Schema, response: TwilioRes
   );
 }
 
-function failed(error: unknown): DisconnectOutcome {
+function failed(error: unknown, attempts: number): DisconnectOutcome {
   if (error instanceof VideoProviderError) {
     return {
       outcome: "failed",
+      attempts,
       error: {
         ...(error.status === undefined ? {} : { status: error.status }),
         ...(error.code === undefined ? {} : { code: error.code }),

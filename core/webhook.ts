@@ -1,0 +1,116 @@
+import { createHash } from "node:crypto";
+import type { Clock } from "./clock.ts";
+import type { CallbackEnvelope } from "./enforcer.ts";
+import { type FieldIssue, ValidationError } from "./errors.ts";
+import { isParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
+import type { CallbackQueue } from "./ports.ts";
+import { isValidSignature, type SignedParams } from "./twilio/signature.ts";
+
+/**
+ * Receiving a status callback: verify, parse, hand to the durable queue, answer. Nothing is stored and nothing is
+ * decided here, so the answer comes in milliseconds, well inside the ~15 s Twilio waits.
+ */
+
+/** The HTTP request, free of any Lambda type: header names lower-case, body already decoded. */
+export interface CallbackRequest {
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** Exactly as received, without the `?`. */
+  readonly rawQueryString: string;
+  readonly body: string | undefined;
+}
+
+export interface WebhookDependencies {
+  /** Validates X-Twilio-Signature. */
+  readonly authToken: string;
+  /**
+   * The public URL Twilio calls, as configured in the room's StatusCallback without its query string (the query the
+   * request carries is appended): API mappings and proxies change what the function itself sees.
+   */
+  readonly publicUrl: string;
+  readonly queue: CallbackQueue;
+  readonly clock: Clock;
+}
+
+export type CallbackResult =
+  | { readonly status: 204; readonly outcome: "queued"; readonly event: StatusEvent["type"] }
+  /** A callback room-warden does not act on (unknown event, track or recording): acknowledged and counted. */
+  | { readonly status: 204; readonly outcome: "ignored"; readonly event: string }
+  | { readonly status: 400; readonly outcome: "invalid"; readonly issues: readonly FieldIssue[] }
+  | { readonly status: 403; readonly outcome: "forbidden" }
+  | { readonly status: 405; readonly outcome: "method-not-allowed" }
+  | { readonly status: 415; readonly outcome: "unsupported-media-type" };
+
+const FORM = "application/x-www-form-urlencoded";
+
+/**
+ * Input: the request. Output: what to answer, and why.
+ * Steps: method and content type → signature over the configured URL and the parameters → schema → queue.
+ * Only participant and room events are queued; the deduplication id is a digest of the signed parameters, so a
+ * repeated delivery of one callback is dropped by the queue, and is harmless to the enforcer if it gets through.
+ */
+export async function receiveCallback(request: CallbackRequest, deps: WebhookDependencies): Promise<CallbackResult> {
+  const method = request.method.toUpperCase();
+  if (method !== "POST" && method !== "GET") return { status: 405, outcome: "method-not-allowed" };
+  if (method === "POST" && mediaType(request.headers["content-type"]) !== FORM) {
+    return { status: 415, outcome: "unsupported-media-type" };
+  }
+
+  const query = request.rawQueryString === "" ? "" : `?${request.rawQueryString}`;
+  const url = `${deps.publicUrl}${query}`;
+  // POST signs the URL and the form; GET carries the parameters in the URL, which alone is signed.
+  const form = method === "POST" ? formParams(new URLSearchParams(request.body ?? "")) : {};
+  const signature = request.headers["x-twilio-signature"] ?? "";
+  if (!isValidSignature(deps.authToken, url, form, signature)) return { status: 403, outcome: "forbidden" };
+
+  const params = method === "POST" ? form : formParams(new URLSearchParams(request.rawQueryString));
+  let event: StatusEvent;
+  try {
+    event = parseStatusCallback(singleValues(params));
+  } catch (error) {
+    if (error instanceof ValidationError) return { status: 400, outcome: "invalid", issues: error.issues };
+    throw error;
+  }
+  if (event.type === "ignored") return { status: 204, outcome: "ignored", event: event.event };
+  if (!isParticipantEvent(event) && event.type !== "room-created" && event.type !== "room-ended") {
+    return { status: 204, outcome: "ignored", event: event.type };
+  }
+
+  const envelope: CallbackEnvelope = { form: singleValues(params), receivedAt: deps.clock.now() };
+  await deps.queue.send({
+    body: JSON.stringify(envelope),
+    groupId: isParticipantEvent(event)
+      ? digest(`identity:${event.participant.identity}`, 64)
+      : `room:${event.room.sid}`,
+    deduplicationId: digest(canonical(params), 64),
+  });
+  return { status: 204, outcome: "queued", event: event.type };
+}
+
+const mediaType = (contentType: string | undefined) => contentType?.split(";")[0]?.trim().toLowerCase();
+
+function formParams(search: URLSearchParams): Record<string, string | string[]> {
+  const params: Record<string, string | string[]> = {};
+  for (const name of new Set(search.keys())) {
+    const values = search.getAll(name);
+    params[name] = values.length === 1 ? (values[0] as string) : values;
+  }
+  return params;
+}
+
+/** Twilio sends each callback parameter once; if a name repeats, the first value is the one parsed. */
+function singleValues(params: SignedParams): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(params).map(([name, value]) => [name, typeof value === "string" ? value : (value[0] ?? "")]),
+  );
+}
+
+const canonical = (params: SignedParams) =>
+  JSON.stringify(
+    Object.keys(params)
+      .sort()
+      .map((name) => [name, params[name]]),
+  );
+
+/** A hex digest: queue ids allow few characters and at most 128 of them, and identities may hold anything. */
+const digest = (value: string, length: number) => createHash("sha256").update(value).digest("hex").slice(0, length);

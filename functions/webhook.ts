@@ -1,0 +1,85 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { loadWebhookConfig } from "../core/config.ts";
+import { webhookDependencies } from "../core/runtime.ts";
+import { type CallbackResult, receiveCallback, type WebhookDependencies } from "../core/webhook.ts";
+import { linkedEnvironment } from "./linked.ts";
+import { type Observability, observability } from "./observability.ts";
+
+/** Twilio's room status callbacks: verify → parse → queue → 2xx, in milliseconds. */
+export function createWebhookHandler(deps: WebhookDependencies, { logger, metrics }: Observability) {
+  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    try {
+      const body =
+        event.body === undefined
+          ? undefined
+          : event.isBase64Encoded
+            ? Buffer.from(event.body, "base64").toString("utf8")
+            : event.body;
+      const result = await receiveCallback(
+        {
+          method: event.requestContext.http.method,
+          headers: event.headers,
+          rawQueryString: event.rawQueryString,
+          body,
+        },
+        deps,
+      );
+      metrics.addMetric(metricNames[result.outcome], MetricUnit.Count, 1);
+      if (result.status >= 400)
+        logger.warn("callback rejected", {
+          outcome: result.outcome,
+          ...("issues" in result ? { issues: result.issues } : {}),
+        });
+      return response(result);
+    } catch (error) {
+      metrics.addMetric("WebhookErrors", MetricUnit.Count, 1);
+      logger.error("callback not accepted", error as Error);
+      return {
+        statusCode: 500,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message: "internal error" }),
+      };
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+const metricNames: Record<CallbackResult["outcome"], string> = {
+  queued: "CallbacksQueued",
+  ignored: "CallbacksIgnored",
+  invalid: "CallbacksInvalid",
+  forbidden: "CallbacksForbidden",
+  "method-not-allowed": "CallbacksRejected",
+  "unsupported-media-type": "CallbacksRejected",
+};
+
+function response(result: CallbackResult): APIGatewayProxyStructuredResultV2 {
+  if (result.status === 204) return { statusCode: 204 };
+  const message: Record<Exclude<CallbackResult["outcome"], "queued" | "ignored">, string> = {
+    invalid: "invalid status callback",
+    forbidden: "invalid X-Twilio-Signature",
+    "method-not-allowed": "use POST or GET",
+    "unsupported-media-type": "expected application/x-www-form-urlencoded",
+  };
+  return {
+    statusCode: result.status,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      message: message[result.outcome],
+      ...("issues" in result ? { issues: result.issues } : {}),
+    }),
+  };
+}
+
+let handle: ReturnType<typeof createWebhookHandler> | undefined;
+
+/** The Lambda entry point: configuration is read and checked once, on the first (cold) invocation. */
+export const handler = (event: APIGatewayProxyEventV2) => {
+  handle ??= createWebhookHandler(
+    webhookDependencies(loadWebhookConfig(linkedEnvironment())),
+    observability("webhook"),
+  );
+  return handle(event);
+};

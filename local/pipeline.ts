@@ -1,0 +1,73 @@
+import type { StoreConfig, TwilioConfig } from "../core/config.ts";
+import { enforcerDependencies, webhookDependencies } from "../core/runtime.ts";
+import { createEnforcerHandler } from "../functions/enforcer.ts";
+import type { Observability } from "../functions/observability.ts";
+import { createWebhookHandler } from "../functions/webhook.ts";
+import { type HttpLambda, serveLambdas } from "./lambda-http.ts";
+import { type SqsQueue, type SqsQueueOptions, sqsQueue } from "./sqs-queue.ts";
+
+/**
+ * The callback pipeline on one machine, wired exactly as in AWS: Twilio's callbacks reach the webhook Lambda handler
+ * through an API Gateway v2 stand-in, which queues them on an SQS FIFO stand-in, whose consumer is the enforcer
+ * Lambda handler. The handlers are the deployed ones; only the transport is local.
+ */
+
+export const WEBHOOK_PATH = "/twilio/callbacks";
+
+export interface LocalPipelineOptions {
+  readonly stores: StoreConfig;
+  readonly twilio: TwilioConfig;
+  /** HTTP port for the webhook; a free one when absent. */
+  readonly port?: number;
+  /** The public URL Twilio calls, when not this server's own (a tunnel, say). */
+  readonly publicUrl?: string;
+  readonly queue?: SqsQueueOptions;
+  readonly observability: { readonly webhook: Observability; readonly enforcer: Observability };
+  /** Extra HTTP routes served beside the webhook (path prefix → handler). */
+  readonly routes?: Readonly<Record<string, HttpLambda>>;
+}
+
+export interface LocalPipeline {
+  /** The URL to give Twilio as StatusCallback. */
+  readonly webhookUrl: string;
+  /** The server's own origin. */
+  readonly url: string;
+  readonly queue: SqsQueue;
+  stop(): Promise<void>;
+}
+
+export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  const enforcer = createEnforcerHandler(
+    enforcerDependencies(options.stores, options.twilio),
+    options.observability.enforcer,
+  );
+  const queue = sqsQueue((event) => enforcer(event), options.queue);
+
+  // The webhook must know its public URL, which is known once the server listens.
+  let webhook: HttpLambda | undefined;
+  const server = await serveLambdas(
+    {
+      ...options.routes,
+      [WEBHOOK_PATH]: (event) => {
+        if (webhook === undefined) throw new Error("the webhook is not ready");
+        return webhook(event);
+      },
+    },
+    options.port === undefined ? {} : { port: options.port },
+  );
+  const webhookUrl = options.publicUrl ?? `${server.url}${WEBHOOK_PATH}`;
+  webhook = createWebhookHandler(
+    webhookDependencies({ authToken: options.twilio.authToken, publicUrl: webhookUrl }, queue),
+    options.observability.webhook,
+  );
+
+  return {
+    webhookUrl,
+    url: server.url,
+    queue,
+    async stop() {
+      await server.stop();
+      await queue.stop();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { inject } from "vitest";
+import { loadTwilioConfig } from "../../core/config.ts";
+import { dynamoAuditLog } from "../../core/dynamo/audit-log.ts";
+import { dynamoRuleStore } from "../../core/dynamo/rule-store.ts";
+import { dynamoSessionStore } from "../../core/dynamo/session-store.ts";
+import type { AuditLog, RuleStore, SessionStore } from "../../core/ports.ts";
+import type { TableNames } from "../../core/tables.ts";
+import { observability } from "../../functions/observability.ts";
+import { type LocalPipeline, startLocalPipeline } from "../../local/pipeline.ts";
+import type { SqsQueueOptions } from "../../local/sqs-queue.ts";
+import { startEmulator, type TwilioEmulator } from "../../local/twilio-emulator/index.ts";
+import { createTestTables } from "./tables.ts";
+
+/** Everything end-to-end tests drive: the emulator, the pipeline on fresh tables, and the stores to inspect. */
+export interface PipelineHarness {
+  readonly emulator: TwilioEmulator;
+  readonly pipeline: LocalPipeline;
+  readonly client: DynamoDBDocumentClient;
+  readonly names: TableNames;
+  readonly rules: RuleStore;
+  readonly sessions: SessionStore;
+  readonly audit: AuditLog;
+  /** Creates a room whose callbacks go to the pipeline's webhook. */
+  room(uniqueName: string, method?: "POST" | "GET"): Promise<string>;
+  /** Waits until every queued callback was handled (or dead-lettered). */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startPipelineHarness(
+  options: { queue?: SqsQueueOptions; twilioTimeoutMs?: number; twilioMaxAttempts?: number } = {},
+): Promise<PipelineHarness> {
+  const [{ client, names }, emulator] = await Promise.all([createTestTables(), startEmulator()]);
+  const twilio = loadTwilioConfig({
+    TWILIO_ACCOUNT_SID: emulator.credentials.accountSid,
+    TWILIO_AUTH_TOKEN: emulator.credentials.authToken,
+    TWILIO_API_KEY: emulator.credentials.apiKeySid,
+    TWILIO_API_SECRET: emulator.credentials.apiKeySecret,
+    TWILIO_VIDEO_ORIGIN: emulator.url,
+    TWILIO_INSIGHTS_ORIGIN: emulator.url,
+    TWILIO_TIMEOUT_MS: String(options.twilioTimeoutMs ?? 2000),
+    TWILIO_MAX_ATTEMPTS: String(options.twilioMaxAttempts ?? 3),
+  });
+  const stores = { tables: names, auditRetentionDays: 30, ruleCacheMs: 0, dynamoEndpoint: inject("dynamoEndpoint") };
+  const pipeline = await startLocalPipeline({
+    stores,
+    twilio,
+    queue: { visibilityTimeoutMs: 20, maxReceiveCount: 3, ...options.queue },
+    observability: { webhook: observability("webhook"), enforcer: observability("enforcer") },
+  });
+  return {
+    emulator,
+    pipeline,
+    client,
+    names,
+    rules: dynamoRuleStore(client, names.Rules),
+    sessions: dynamoSessionStore(client, names.Sessions),
+    audit: dynamoAuditLog(client, names.Audit, { retentionDays: 30, now: Date.now }),
+    async room(uniqueName, method = "POST") {
+      const room = await emulator.createRoom({
+        uniqueName,
+        statusCallback: pipeline.webhookUrl,
+        statusCallbackMethod: method,
+      });
+      return room.sid;
+    },
+    settle: () => pipeline.queue.idle(),
+    async stop() {
+      await pipeline.stop();
+      await emulator.stop();
+    },
+  };
+}

@@ -1,0 +1,153 @@
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { manualClock } from "../core/clock.ts";
+import { callbackEnvelopeSchema } from "../core/enforcer.ts";
+import { QueueUnavailableError } from "../core/errors.ts";
+import type { CallbackQueue, QueueMessage } from "../core/ports.ts";
+import { computeSignature } from "../core/twilio/signature.ts";
+import { observability } from "../functions/observability.ts";
+import { createWebhookHandler } from "../functions/webhook.ts";
+import { participantCallback } from "./fixtures/callbacks.ts";
+
+/** The webhook handler alone, with API Gateway v2 events built by hand: the cases the emulator never sends. */
+
+const TOKEN = "webhook-test-token";
+const PUBLIC_URL = "https://hooks.example.com/twilio/callbacks";
+const T = Date.parse("2026-11-21T10:00:00Z");
+
+function setup(queue?: CallbackQueue) {
+  const sent: QueueMessage[] = [];
+  const handler = createWebhookHandler(
+    {
+      authToken: TOKEN,
+      publicUrl: PUBLIC_URL,
+      queue: queue ?? { send: async (message) => void sent.push(message) },
+      clock: manualClock(T),
+    },
+    observability("webhook-test"),
+  );
+  return { handler, sent };
+}
+
+function event(overrides: {
+  method?: string;
+  form?: Record<string, string>;
+  rawQueryString?: string;
+  contentType?: string;
+  base64?: boolean;
+  signature?: string | null;
+  body?: string;
+}): APIGatewayProxyEventV2 {
+  const method = overrides.method ?? "POST";
+  const form = overrides.form ?? {};
+  const query = overrides.rawQueryString ?? "";
+  const body = overrides.body ?? new URLSearchParams(form).toString();
+  const signed =
+    method === "GET"
+      ? computeSignature(TOKEN, `${PUBLIC_URL}?${query}`)
+      : computeSignature(TOKEN, query ? `${PUBLIC_URL}?${query}` : PUBLIC_URL, form);
+  const signature = overrides.signature === undefined ? signed : overrides.signature;
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: "/twilio/callbacks",
+    rawQueryString: query,
+    headers: {
+      "content-type": overrides.contentType ?? "application/x-www-form-urlencoded",
+      ...(signature === null ? {} : { "x-twilio-signature": signature }),
+    },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "api",
+      domainName: "hooks.example.com",
+      domainPrefix: "hooks",
+      http: {
+        method,
+        path: "/twilio/callbacks",
+        protocol: "HTTP/1.1",
+        sourceIp: "203.0.113.1",
+        userAgent: "TwilioProxy/1.1",
+      },
+      requestId: "id",
+      routeKey: "$default",
+      stage: "$default",
+      time: "21/Nov/2026:10:00:00 +0000",
+      timeEpoch: T,
+    },
+    ...(method === "GET" ? {} : { body: overrides.base64 === false ? body : Buffer.from(body).toString("base64") }),
+    isBase64Encoded: method !== "GET" && overrides.base64 !== false,
+  };
+}
+
+const connect = participantCallback("participant-connected", { ParticipantIdentity: "ünïcode idéntity" });
+
+describe("webhook handler", () => {
+  it("decodes a base64 body, queues the verified form with its arrival time, and answers 204", async () => {
+    const { handler, sent } = setup();
+    expect((await handler(event({ form: connect }))).statusCode).toBe(204);
+    expect(sent).toHaveLength(1);
+    const envelope = callbackEnvelopeSchema.parse(JSON.parse(sent[0]?.body ?? ""));
+    expect(envelope).toEqual({ form: connect, receivedAt: T });
+    expect(sent[0]?.groupId).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("accepts a plain (not base64) body too", async () => {
+    const { handler, sent } = setup();
+    expect((await handler(event({ form: connect, base64: false }))).statusCode).toBe(204);
+    expect(sent).toHaveLength(1);
+  });
+
+  it("a repeated callback gets the same deduplication id; a different one does not", async () => {
+    const { handler, sent } = setup();
+    await handler(event({ form: connect }));
+    await handler(event({ form: connect }));
+    await handler(event({ form: { ...connect, Timestamp: "2026-11-21T10:00:01.000Z" } }));
+    expect(sent[0]?.deduplicationId).toBe(sent[1]?.deduplicationId);
+    expect(sent[2]?.deduplicationId).not.toBe(sent[0]?.deduplicationId);
+  });
+
+  it("signs the configured URL plus the request's query string", async () => {
+    const { handler, sent } = setup();
+    expect((await handler(event({ form: connect, rawQueryString: "tenant=a%20b" }))).statusCode).toBe(204);
+    const wrongQuery = event({ form: connect, rawQueryString: "tenant=a%20b" });
+    expect((await handler({ ...wrongQuery, rawQueryString: "tenant=c" })).statusCode).toBe(403);
+    expect(sent).toHaveLength(1);
+  });
+
+  it("GET callbacks carry and sign their parameters in the query string", async () => {
+    const { handler, sent } = setup();
+    const query = new URLSearchParams(connect).toString();
+    expect((await handler(event({ method: "GET", rawQueryString: query }))).statusCode).toBe(204);
+    expect(sent).toHaveLength(1);
+  });
+
+  it.each([
+    { name: "no signature", signature: null, status: 403 },
+    { name: "an empty signature", signature: "", status: 403 },
+    { name: "a signature by another token", signature: computeSignature("other", PUBLIC_URL, connect), status: 403 },
+  ])("refuses $name with $status and queues nothing", async ({ signature, status }) => {
+    const { handler, sent } = setup();
+    const answer = await handler(event({ form: connect, signature }));
+    expect(answer.statusCode).toBe(status);
+    expect(answer.body).not.toContain(TOKEN);
+    expect(sent).toHaveLength(0);
+  });
+
+  it("refuses other methods (405) and other media types (415), queuing nothing", async () => {
+    const { handler, sent } = setup();
+    expect((await handler(event({ method: "PUT", form: connect }))).statusCode).toBe(405);
+    expect((await handler(event({ form: connect, contentType: "application/json" }))).statusCode).toBe(415);
+    expect(sent).toHaveLength(0);
+  });
+
+  it("answers 500, never a false 2xx, when the queue does not take the callback", async () => {
+    const { handler } = setup({
+      send: async () => {
+        throw new QueueUnavailableError({ cause: new Error("SQS is down") });
+      },
+    });
+    const answer = await handler(event({ form: connect }));
+    expect(answer.statusCode).toBe(500);
+    expect(answer.body).not.toContain("SQS is down");
+  });
+});
