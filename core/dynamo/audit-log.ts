@@ -7,6 +7,7 @@ import {
   QueryCommand,
   type QueryCommandOutput,
   UpdateCommand,
+  type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { z } from "zod";
@@ -70,6 +71,37 @@ export interface AuditLogOptions {
 
 /** The audit trail in DynamoDB: conditional puts make decisions idempotent; finalising is a conditional update. */
 export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string, options: AuditLogOptions): AuditLog {
+  /** A conditional change of an entry's outcome; a failed condition reports the entry as it is. */
+  const transition = async (
+    id: string,
+    operation: string,
+    update: Pick<
+      UpdateCommandInput,
+      "UpdateExpression" | "ConditionExpression" | "ExpressionAttributeNames" | "ExpressionAttributeValues"
+    >,
+  ): Promise<AuditEntry> => {
+    try {
+      const { Attributes } = await client.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: entryKey(id),
+          ...update,
+          ReturnValues: "ALL_NEW",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return readEntry(Attributes) as AuditEntry;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new AuditEntryFinalizedError(
+          id,
+          readEntry(error.Item === undefined ? undefined : unmarshall(error.Item)),
+        );
+      }
+      throw storeError(operation, error);
+    }
+  };
+
   return {
     async begin(entry) {
       const valid = parse(auditEntrySchema, entry, "audit entry");
@@ -129,62 +161,28 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
         values[":error"] = result.error;
         sets.push("#entry.#error = :error");
       }
-      try {
-        const { Attributes } = await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: entryKey(id),
-            UpdateExpression: `SET ${sets.join(", ")}`,
-            // Exactly once: only a kick still pending moves to an outcome.
-            ConditionExpression: "#entry.#action = :kick AND #entry.#outcome = :pending",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: "ALL_NEW",
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        );
-        return readEntry(Attributes) as AuditEntry;
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) {
-          throw new AuditEntryFinalizedError(
-            id,
-            readEntry(error.Item === undefined ? undefined : unmarshall(error.Item)),
-          );
-        }
-        throw storeError("finalise audit entry", error);
-      }
+      // Exactly once: only a kick still pending moves to an outcome.
+      return transition(id, "finalise audit entry", {
+        UpdateExpression: `SET ${sets.join(", ")}`,
+        ConditionExpression: "#entry.#action = :kick AND #entry.#outcome = :pending",
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      });
     },
 
     async reopen(id) {
-      try {
-        const { Attributes } = await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: entryKey(id),
-            UpdateExpression: "SET #entry.#outcome = :pending REMOVE #entry.#finalizedAt",
-            // Only a failed kick goes back to pending, and only for one caller: the one whose update lands first.
-            ConditionExpression: "#entry.#action = :kick AND #entry.#outcome = :failed",
-            ExpressionAttributeNames: {
-              "#entry": "entry",
-              "#outcome": "outcome",
-              "#action": "action",
-              "#finalizedAt": "finalizedAt",
-            },
-            ExpressionAttributeValues: { ":pending": "pending", ":failed": "failed", ":kick": "kick" },
-            ReturnValues: "ALL_NEW",
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        );
-        return readEntry(Attributes) as AuditEntry;
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) {
-          throw new AuditEntryFinalizedError(
-            id,
-            readEntry(error.Item === undefined ? undefined : unmarshall(error.Item)),
-          );
-        }
-        throw storeError("reopen audit entry", error);
-      }
+      // Only a failed kick goes back to pending, and only for one caller: the one whose update lands first.
+      return transition(id, "reopen audit entry", {
+        UpdateExpression: "SET #entry.#outcome = :pending REMOVE #entry.#finalizedAt",
+        ConditionExpression: "#entry.#action = :kick AND #entry.#outcome = :failed",
+        ExpressionAttributeNames: {
+          "#entry": "entry",
+          "#outcome": "outcome",
+          "#action": "action",
+          "#finalizedAt": "finalizedAt",
+        },
+        ExpressionAttributeValues: { ":pending": "pending", ":failed": "failed", ":kick": "kick" },
+      });
     },
 
     async get(id) {

@@ -102,12 +102,4 @@ export class TwilioApiError extends Error {
   }
 }
 
-export class PortInUseError extends Error {
-  override readonly name = "PortInUseError";
-  readonly port: number;
-
-  constructor(port: number) {
-    super(`Port ${port} is already in use`);
-    this.port = port;
-  }
-}
+export { PortInUseError } from "../port-in-use.ts";
