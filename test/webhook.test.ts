@@ -1,5 +1,7 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { manualClock } from "../core/clock.ts";
 import { callbackEnvelopeSchema } from "../core/enforcer.ts";
 import { QueueUnavailableError } from "../core/errors.ts";
@@ -149,5 +151,50 @@ describe("webhook handler", () => {
     const answer = await handler(event({ form: connect }));
     expect(answer.statusCode).toBe(500);
     expect(answer.body).not.toContain("SQS is down");
+  });
+});
+
+describe("webhook logs", () => {
+  it("are structured JSON and never contain the Auth Token, even for forged and failed callbacks", async () => {
+    const written: string[] = [];
+    const capture = (chunk: unknown) => {
+      written.push(String(chunk));
+      return true;
+    };
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(capture);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(capture);
+    try {
+      const handler = createWebhookHandler(
+        {
+          authToken: TOKEN,
+          publicUrl: PUBLIC_URL,
+          queue: {
+            send: async () => {
+              throw new QueueUnavailableError({ cause: new Error("SQS is down") });
+            },
+          },
+          clock: manualClock(T),
+        },
+        {
+          logger: new Logger({ serviceName: "webhook", logLevel: "DEBUG" }),
+          metrics: new Metrics({ namespace: "Test" }),
+        },
+      );
+      await handler(event({ form: connect, signature: "forged" }));
+      await handler(event({ form: { ...connect, Timestamp: "never" } }));
+      await handler(event({ form: connect }));
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    const lines = written
+      .join("")
+      .split("\n")
+      .filter((line) => line.trim() !== "");
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) {
+      expect(() => JSON.parse(line)).not.toThrow();
+      expect(line).not.toContain(TOKEN);
+    }
   });
 });
