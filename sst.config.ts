@@ -51,6 +51,18 @@ export default $config({
       { batch: { size: 10, partialResponses: true } },
     );
 
+    // Every minute; each run sweeps every few seconds until the next one starts (see functions/sweep.ts).
+    new sst.aws.Cron("Sweep", {
+      schedule: "rate(1 minute)",
+      job: {
+        handler: "functions/sweep.handler",
+        ...runtime,
+        memory: "512 MB",
+        timeout: "70 seconds",
+        link: [rules, sessions, audit, twilioAccountSid, twilioAuthToken, twilioApiKey, twilioApiSecret],
+      },
+    });
+
     const api = new sst.aws.ApiGatewayV2("Api");
     const webhookUrl = $interpolate`${api.url}/twilio/callbacks`;
     api.route("ANY /twilio/callbacks", {

@@ -93,6 +93,14 @@ export interface KickResult {
   readonly error?: { readonly code?: number; readonly status?: number; readonly message: string };
   readonly latencyMs?: number;
   readonly finalizedAt: string;
+  /** For a failed kick: when to try again (epoch ms); absent when retries are given up. */
+  readonly retryAt?: number;
+}
+
+/** A kick the sweep must try again: still pending after a crash, or failed and due for a retry. */
+export interface OpenKick {
+  readonly entry: KickEntry;
+  readonly retryAt: number;
 }
 
 /**

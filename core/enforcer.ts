@@ -1,13 +1,13 @@
 import { z } from "zod";
-import { type AuditEntry, auditEntryIds, type KickOutcome, type Trigger } from "./audit.ts";
+import { type AuditEntry, auditEntryIds, type KickEntry, type KickOutcome, type Trigger } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 import { type Action, decide } from "./decide.ts";
 import { AuditEntryExistsError, AuditEntryFinalizedError } from "./errors.ts";
 import { isParticipantEvent, type ParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
 import type { AuditLog, SessionStore } from "./ports.ts";
-import { forgettable, presenceChange } from "./presence.ts";
+import { findSession, forgettable, type PresenceUpdate, presenceChange, type Session } from "./presence.ts";
 import type { RuleSource } from "./rule-source.ts";
-import { ruleRef } from "./rules.ts";
+import { type Rule, ruleRef } from "./rules.ts";
 import type { VideoProvider } from "./video.ts";
 
 /**
@@ -82,6 +82,10 @@ export async function enforceCallback(
   deps: EnforcerDependencies,
 ): Promise<EnforcementReport> {
   const event = parseStatusCallback(envelope.form);
+  if (event.type === "room-created" || event.type === "room-ended") {
+    await deps.sessions.trackRoom(event.room, event.type === "room-created", event.timestamp);
+    return { event: event.type, applied: true, kicks: [] };
+  }
   if (!isParticipantEvent(event)) return { event: event.type, applied: false, kicks: [] };
 
   const [update, rules] = await Promise.all([
@@ -95,7 +99,10 @@ export async function enforceCallback(
     timestamp: new Date(event.timestamp).toISOString(),
     receivedAt: new Date(envelope.receivedAt).toISOString(),
   };
-  const results = await Promise.all(actions.map((action) => apply(action, event, trigger, envelope.receivedAt, deps)));
+  const results = await Promise.all([
+    ...actions.map((action) => apply(action, event.timestamp, trigger, envelope.receivedAt, deps)),
+    track(event, update, actions, deps),
+  ]);
   const kicks = results.filter((report): report is KickReport => report !== undefined);
 
   const stale = forgettable(update.presence, deps.clock.now() - FORGET_AFTER_MS);
@@ -108,19 +115,44 @@ export async function enforceCallback(
   return { event: event.type, applied: update.applied, kicks };
 }
 
-async function apply(
-  action: Action,
+/**
+ * Keeps the per-session and per-room records the sweep reconciles: the session's status (unless a deadline write,
+ * which records it too, is already under way) and, on connect, its room as in progress.
+ */
+async function track(
   event: ParticipantEvent,
+  update: PresenceUpdate,
+  actions: readonly Action[],
+  deps: EnforcerDependencies,
+): Promise<undefined> {
+  const session = findSession(update.presence, event.participant.sid);
+  if (!update.applied || session === undefined) return undefined;
+  const deadlineWrite = actions.some(
+    (action) =>
+      (action.type === "set-deadline" || action.type === "clear-deadline") &&
+      action.session.participantSid === session.participantSid,
+  );
+  await Promise.all([
+    deadlineWrite ? undefined : deps.sessions.trackSession(session, event.timestamp),
+    event.type === "participant-connected" ? deps.sessions.trackRoom(event.room, true, event.timestamp) : undefined,
+  ]);
+  return undefined;
+}
+
+/** Carries out one decided action; `eventAt` orders the session writes against other events for the session. */
+export async function apply(
+  action: Action,
+  eventAt: number,
   trigger: Trigger,
   startedAt: number,
   deps: EnforcerDependencies,
 ): Promise<KickReport | undefined> {
   switch (action.type) {
     case "set-deadline":
-      await deps.sessions.setDeadline(action.session, action.deadlineAt, action.rule.id, event.timestamp);
+      await deps.sessions.setDeadline(action.session, action.deadlineAt, action.rule.id, eventAt);
       return undefined;
     case "clear-deadline":
-      await deps.sessions.clearDeadline(action.session, event.timestamp);
+      await deps.sessions.clearDeadline(action.session, eventAt);
       return undefined;
     case "would-kick":
     case "kick":
@@ -136,13 +168,7 @@ export async function kick(
   deps: Pick<EnforcerDependencies, "audit" | "video" | "clock">,
 ): Promise<KickReport> {
   const { session, rule } = action;
-  const report = {
-    participantSid: session.participantSid,
-    identity: session.identity,
-    roomName: session.roomName,
-    ruleId: rule.id,
-    ruleKind: rule.kind,
-  };
+  const report = reportOf(session, rule);
   const decision = {
     createdAt: new Date(deps.clock.now()).toISOString(),
     room: { sid: session.roomSid, name: session.roomName },
@@ -168,35 +194,74 @@ export async function kick(
   if (existing !== undefined && existing.action === "kick") {
     if (existing.outcome === "failed") {
       try {
-        await deps.audit.reopen(id);
+        await deps.audit.reopen(id, deps.clock.now());
       } catch (error) {
         if (error instanceof AuditEntryFinalizedError) return { ...report, outcome: "skipped" }; // another try won
         throw error;
       }
-    } else if (existing.outcome !== "pending") {
-      return { ...report, outcome: "skipped" };
+      return disconnect(existing, startedAt, deps);
     }
-    // pending: an earlier delivery stopped between write-ahead and finalise; the disconnect is safe to repeat.
-  } else if (existing !== undefined) {
+    // Final already, or pending: another worker is kicking right now, or stopped between write-ahead and finalise.
+    // One owner at a time: a stalled entry is taken over by the sweep once its grace period has passed.
     return { ...report, outcome: "skipped" };
   }
+  if (existing !== undefined) return { ...report, outcome: "skipped" };
+  return disconnect({ ...decision, id, action: "kick", outcome: "pending", attempts: 0 }, startedAt, deps);
+}
 
-  const result = await deps.video.disconnectParticipant(session.roomSid, session.participantSid);
-  const latencyMs = Math.max(0, deps.clock.now() - startedAt);
+/** Retries of a failed kick: after 30 s, doubling to at most an hour, given up after this many provider requests. */
+const RETRY_BASE_MS = 30_000;
+const RETRY_MAX_MS = 3_600_000;
+export const RETRY_GIVE_UP_ATTEMPTS = 24;
+
+/** When a kick that has failed after `attempts` requests in all should be tried again; undefined: give up. */
+export function nextRetryAt(attempts: number, now: number): number | undefined {
+  if (attempts >= RETRY_GIVE_UP_ATTEMPTS) return undefined;
+  return now + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, Math.floor(attempts / 3) - 1));
+}
+
+/** Calls the provider for a pending kick entry and finalises it with the outcome. */
+export async function disconnect(
+  entry: KickEntry,
+  startedAt: number,
+  deps: Pick<EnforcerDependencies, "audit" | "video" | "clock">,
+): Promise<KickReport> {
+  const result = await deps.video.disconnectParticipant(entry.room.sid, entry.participant.sid);
+  const now = deps.clock.now();
+  const latencyMs = Math.max(0, now - startedAt);
+  const retryAt = result.outcome === "failed" ? nextRetryAt(entry.attempts + result.attempts, now) : undefined;
   try {
-    await deps.audit.finalize(id, {
+    await deps.audit.finalize(entry.id, {
       outcome: result.outcome,
       attempts: result.attempts,
       latencyMs,
-      finalizedAt: new Date(deps.clock.now()).toISOString(),
+      finalizedAt: new Date(now).toISOString(),
       ...(result.outcome === "failed" ? { error: result.error } : {}),
+      ...(retryAt === undefined ? {} : { retryAt }),
     });
   } catch (error) {
     // A concurrent delivery of the same decision finalised first: its outcome stands, and the kick was idempotent.
     if (!(error instanceof AuditEntryFinalizedError)) throw error;
   }
-  return { ...report, outcome: result.outcome, latencyMs, attempts: result.attempts };
+  return {
+    participantSid: entry.participant.sid,
+    identity: entry.participant.identity,
+    roomName: entry.room.name,
+    ruleId: entry.rule.id,
+    ruleKind: entry.rule.kind,
+    outcome: result.outcome,
+    latencyMs,
+    attempts: result.attempts,
+  };
 }
+
+const reportOf = (session: Session, rule: Rule) => ({
+  participantSid: session.participantSid,
+  identity: session.identity,
+  roomName: session.roomName,
+  ruleId: rule.id,
+  ruleKind: rule.kind,
+});
 
 /** Writes the entry, or returns the one an earlier delivery of the same decision wrote. */
 async function beginOrFind(

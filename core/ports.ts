@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditPage, AuditQuery, KickResult } from "./audit.ts";
+import type { AuditEntry, AuditPage, AuditQuery, KickResult, OpenKick } from "./audit.ts";
 import type { Presence, PresenceChange, PresenceUpdate, Session } from "./presence.ts";
 import type { Ban, Rule } from "./rules.ts";
 
@@ -15,6 +15,15 @@ export interface RuleStore {
   exactBans(identity: string): Promise<Ban[]>;
   /** Every rule that is not an exact-identity ban: few, meant to be cached. */
   listCached(): Promise<Rule[]>;
+  /** Changes logged after `cursor` (kept a day), oldest first; `rule` is absent for a deletion. */
+  changesSince(cursor: string, limit: number): Promise<RuleChange[]>;
+}
+
+export interface RuleChange {
+  /** Pass back to read the changes after this one. */
+  readonly cursor: string;
+  readonly ruleId: string;
+  readonly rule: Rule | undefined;
 }
 
 /** A session with a max-duration deadline due for the sweep. */
@@ -46,6 +55,32 @@ export interface SessionStore {
   clearDeadline(session: Session, eventAt: number): Promise<void>;
   /** Deadlines due at or before `now`, earliest first: reads proportional to the due sessions only. */
   dueDeadlines(now: number, limit: number): Promise<DueDeadline[]>;
+  /** Records a session's latest status (unless an event newer than `eventAt` did already). */
+  trackSession(session: Session, eventAt: number): Promise<void>;
+  /** Every session recorded in a room, as last seen. */
+  roomSessions(roomSid: string): Promise<TrackedSession[]>;
+  /** Marks a room in progress (until it ends; an ended room stays ended) or ended. */
+  trackRoom(room: { readonly sid: string; readonly name: string }, active: boolean, eventAt: number): Promise<void>;
+  /** The rooms believed in progress. */
+  activeRooms(): Promise<{ sid: string; name: string }[]>;
+  /** Takes the sweep's lease, or undefined when another sweep holds it; returns the sweep's saved state. */
+  claimSweep(owner: string, now: number, leaseMs: number): Promise<SweepState | undefined>;
+  /** Saves the sweep's state and gives the lease back. */
+  releaseSweep(owner: string, state: SweepState): Promise<void>;
+}
+
+export interface TrackedSession {
+  readonly roomSid: string;
+  readonly participantSid: string;
+  readonly identity: string;
+  readonly roomName: string;
+  readonly status: "connected" | "reconnecting" | "disconnected";
+  readonly lastEventAt: number;
+}
+
+export interface SweepState {
+  /** How far the rule changes have been applied. */
+  readonly ruleCursor: string | undefined;
 }
 
 /** The audit trail. Entries are never deleted by the application; retention is a TTL. */
@@ -55,7 +90,11 @@ export interface AuditLog {
   /** Moves a pending kick entry to its outcome, once; throws AuditEntryFinalizedError otherwise. */
   finalize(id: string, result: KickResult): Promise<AuditEntry>;
   /** Moves a failed kick back to pending for another try; throws AuditEntryFinalizedError if it is not failed. */
-  reopen(id: string): Promise<AuditEntry>;
+  reopen(id: string, now: number): Promise<AuditEntry>;
+  /** Takes over a stalled pending kick last seen due at `seenRetryAt`; false if another caller did first. */
+  claimPending(id: string, seenRetryAt: number, now: number): Promise<boolean>;
+  /** Kicks due for another try at `now`: stalled pending ones and failed ones whose backoff has passed. */
+  openKicks(now: number, limit: number): Promise<OpenKick[]>;
   get(id: string): Promise<AuditEntry | undefined>;
   query(query: AuditQuery, page: { readonly limit: number; readonly cursor?: string }): Promise<AuditPage>;
 }

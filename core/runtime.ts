@@ -1,5 +1,5 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { StoreConfig, TwilioConfig, WebhookConfig } from "./config.ts";
 import { dynamoAuditLog } from "./dynamo/audit-log.ts";
 import { createDocumentClient } from "./dynamo/client.ts";
@@ -9,6 +9,7 @@ import type { EnforcerDependencies } from "./enforcer.ts";
 import type { CallbackQueue } from "./ports.ts";
 import { cachedRuleSource } from "./rule-source.ts";
 import { sqsCallbackQueue } from "./sqs/callback-queue.ts";
+import type { SweepDependencies } from "./sweep.ts";
 import { twilioVideo } from "./twilio/video.ts";
 import type { WebhookDependencies } from "./webhook.ts";
 
@@ -17,24 +18,46 @@ import type { WebhookDependencies } from "./webhook.ts";
  * build their dependencies here; only the queue differs locally (in-process instead of SQS).
  */
 
-export function webhookDependencies(config: WebhookConfig, queue?: CallbackQueue): WebhookDependencies {
+export function webhookDependencies(
+  config: WebhookConfig,
+  queue?: CallbackQueue,
+  clock: Clock = systemClock,
+): WebhookDependencies {
   const callbacks =
     queue ?? (config.queueUrl === undefined ? undefined : sqsCallbackQueue(new SQSClient({}), config.queueUrl));
   if (callbacks === undefined) throw new Error("the webhook needs CALLBACK_QUEUE_URL or an in-process queue");
-  return { authToken: config.authToken, publicUrl: config.publicUrl, queue: callbacks, clock: systemClock };
+  return { authToken: config.authToken, publicUrl: config.publicUrl, queue: callbacks, clock };
 }
 
-export function enforcerDependencies(stores: StoreConfig, twilio: TwilioConfig): EnforcerDependencies {
+export function enforcerDependencies(
+  stores: StoreConfig,
+  twilio: TwilioConfig,
+  clock: Clock = systemClock,
+): EnforcerDependencies {
+  return sweepDependencies(stores, twilio, clock, stores.ruleCacheMs);
+}
+
+/**
+ * The sweep passes `ruleCacheMs = 0`: it applies rule changes as soon as it reads them, and a stale cache would let
+ * it pass over a new pattern ban for good.
+ */
+export function sweepDependencies(
+  stores: StoreConfig,
+  twilio: TwilioConfig,
+  clock: Clock = systemClock,
+  ruleCacheMs = 0,
+): SweepDependencies {
   const client = createDocumentClient(stores.dynamoEndpoint === undefined ? {} : { endpoint: stores.dynamoEndpoint });
   const ruleStore = dynamoRuleStore(client, stores.tables.Rules);
   return {
     sessions: dynamoSessionStore(client, stores.tables.Sessions),
-    rules: cachedRuleSource(ruleStore, systemClock, stores.ruleCacheMs),
+    rules: cachedRuleSource(ruleStore, clock, ruleCacheMs),
+    ruleStore,
     audit: dynamoAuditLog(client, stores.tables.Audit, {
       retentionDays: stores.auditRetentionDays,
-      now: systemClock.now,
+      now: () => clock.now(),
     }),
     video: twilioVideo(twilio.video),
-    clock: systemClock,
+    clock,
   };
 }

@@ -26,35 +26,44 @@ export interface TableDefinition {
  * - the canonical item, `pk = rule#<id>`, `sk = rule`, read and updated by id;
  * - a lookup copy: `pk = identity#<identity>` for an exact-identity ban (one key lookup per event, whatever the size
  *   of the ban list), or `pk = cached` for every other rule (few; listed at once and cached by the enforcer).
+ * A third item in the same transaction, `pk = changes`, `sk = <time>#<id>#<version>`, logs the change for the sweep,
+ * which applies new rules to the participants already connected; DynamoDB's TTL removes it after a day.
  */
 export const rulesTable = {
   name: "Rules",
   fields: { pk: "string", sk: "string" },
   primaryIndex: { hashKey: "pk", rangeKey: "sk" },
   globalIndexes: {},
+  ttl: "expiresAt",
 } as const satisfies TableDefinition;
 
 /**
  * Sessions and presence.
  * - presence, `pk = identity#<identity>`, `sk = presence`: every session of one identity in one item, updated
  *   atomically, so the post-write state decides duplicate identity;
- * - session, `pk = room#<roomSid>`, `sk = participant#<participantSid>`: one participant session, with its
- *   max-duration deadline. Only sessions with a pending deadline carry `deadlineShard`/`deadlineAt`, so the
- *   `byDeadline` index holds exactly the sessions that may need a kick, ordered by due time.
+ * - session, `pk = room#<roomSid>`, `sk = participant#<participantSid>`: one participant session as last seen, with
+ *   its max-duration deadline. Only sessions with a pending deadline carry `deadlineShard`/`deadlineAt`, so the
+ *   `byDeadline` index holds exactly the sessions that may need a kick, ordered by due time;
+ * - room, `pk = room#<roomSid>`, `sk = room`: a room believed in progress carries `activeShard`, so `byActiveRoom`
+ *   lists exactly the rooms the sweep reconciles;
+ * - sweep state, `pk = sweep`, `sk = state`: the sweep's lease and how far it has read the rule changes.
  */
 export const sessionsTable = {
   name: "Sessions",
-  fields: { pk: "string", sk: "string", deadlineShard: "string", deadlineAt: "number" },
+  fields: { pk: "string", sk: "string", deadlineShard: "string", deadlineAt: "number", activeShard: "string" },
   primaryIndex: { hashKey: "pk", rangeKey: "sk" },
   globalIndexes: {
     byDeadline: { hashKey: "deadlineShard", rangeKey: "deadlineAt" },
+    byActiveRoom: { hashKey: "activeShard", rangeKey: "pk" },
   },
   ttl: "expiresAt",
 } as const satisfies TableDefinition;
 
 /**
  * Audit trail: one item per decision, `pk = entry#<entryId>`, never deleted by the application (TTL only).
- * Sorted by `at` (`<ISO time>#<entryId>`, unique and time-ordered) within each query index.
+ * Sorted by `at` (`<ISO time>#<entryId>`, unique and time-ordered) within each query index. Kicks not yet final
+ * (pending, or failed and not given up) carry `retryShard`/`retryAt`, so `byRetry` lists exactly what the sweep must
+ * try again, by due time.
  */
 export const auditTable = {
   name: "Audit",
@@ -65,6 +74,8 @@ export const auditTable = {
     identity: "string",
     ruleId: "string",
     month: "string",
+    retryShard: "string",
+    retryAt: "number",
   },
   primaryIndex: { hashKey: "pk" },
   globalIndexes: {
@@ -72,6 +83,7 @@ export const auditTable = {
     byIdentity: { hashKey: "identity", rangeKey: "at" },
     byRule: { hashKey: "ruleId", rangeKey: "at" },
     byMonth: { hashKey: "month", rangeKey: "at" },
+    byRetry: { hashKey: "retryShard", rangeKey: "retryAt" },
   },
   ttl: "expiresAt",
 } as const satisfies TableDefinition;

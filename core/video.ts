@@ -43,7 +43,14 @@ export interface ParticipantFilter {
   readonly pageSize?: number;
 }
 
+export interface RoomState {
+  readonly sid: string;
+  readonly status: "in-progress" | "completed" | "failed";
+}
+
 export interface VideoProvider {
+  /** Undefined when the provider does not know the room. */
+  fetchRoom(room: string): Promise<RoomState | undefined>;
   /** By SID, or by identity among the connected participants; undefined when there is no such participant. */
   fetchParticipant(room: string, participant: string): Promise<Participant | undefined>;
   disconnectParticipant(room: string, participant: string): Promise<DisconnectOutcome>;

@@ -1,7 +1,10 @@
+import { type Clock, systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
-import { enforcerDependencies, webhookDependencies } from "../core/runtime.ts";
+import { enforcerDependencies, sweepDependencies, webhookDependencies } from "../core/runtime.ts";
+import type { SweepReport } from "../core/sweep.ts";
 import { createEnforcerHandler } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";
+import { createSweepRun, SWEEP_TICK_MS } from "../functions/sweep.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
 import { type HttpLambda, serveLambdas } from "./lambda-http.ts";
 import { type SqsQueue, type SqsQueueOptions, sqsQueue } from "./sqs-queue.ts";
@@ -25,6 +28,11 @@ export interface LocalPipelineOptions {
   readonly observability: { readonly webhook: Observability; readonly enforcer: Observability };
   /** Extra HTTP routes served beside the webhook (path prefix → handler). */
   readonly routes?: Readonly<Record<string, HttpLambda>>;
+  /** The time the handlers and the sweep see; the system clock when absent. */
+  readonly clock?: Clock;
+  /** Run the sweep on a timer, every `SWEEP_TICK_MS` as in AWS; off when false (tests call `sweep()`). */
+  readonly sweepTimer?: boolean;
+  readonly sweepObservability?: Observability;
 }
 
 export interface LocalPipeline {
@@ -33,13 +41,20 @@ export interface LocalPipeline {
   /** The server's own origin. */
   readonly url: string;
   readonly queue: SqsQueue;
+  /** Runs one sweep now. */
+  sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
 }
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  const clock = options.clock ?? systemClock;
   const enforcer = createEnforcerHandler(
-    enforcerDependencies(options.stores, options.twilio),
+    enforcerDependencies(options.stores, options.twilio, clock),
     options.observability.enforcer,
+  );
+  const sweep = createSweepRun(
+    sweepDependencies(options.stores, options.twilio, clock),
+    options.sweepObservability ?? options.observability.enforcer,
   );
   const queue = sqsQueue((event) => enforcer(event), options.queue);
 
@@ -57,15 +72,28 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   );
   const webhookUrl = options.publicUrl ?? `${server.url}${WEBHOOK_PATH}`;
   webhook = createWebhookHandler(
-    webhookDependencies({ authToken: options.twilio.authToken, publicUrl: webhookUrl }, queue),
+    webhookDependencies({ authToken: options.twilio.authToken, publicUrl: webhookUrl }, queue, clock),
     options.observability.webhook,
   );
+
+  // The timer never overlaps itself; the sweep's lease would make an overlap harmless anyway.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const timer = options.sweepTimer
+    ? setInterval(() => {
+        sweeping = sweeping.then(sweep).catch((error: unknown) => {
+          options.observability.enforcer.logger.error("sweep failed", error as Error);
+        });
+      }, SWEEP_TICK_MS)
+    : undefined;
 
   return {
     webhookUrl,
     url: server.url,
     queue,
+    sweep,
     async stop() {
+      clearInterval(timer);
+      await sweeping;
       await server.stop();
       await queue.stop();
     },

@@ -79,7 +79,7 @@ describe("audit log: write-ahead and finalise", () => {
     const entry = kickEntry();
     await log.begin(entry);
     await log.finalize(entry.id, { outcome: "failed", attempts: 3, finalizedAt: new Date(T0 + 10).toISOString() });
-    const reopened = await Promise.allSettled([log.reopen(entry.id), log.reopen(entry.id)]);
+    const reopened = await Promise.allSettled([log.reopen(entry.id, T0), log.reopen(entry.id, T0)]);
     expect(reopened.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     expect(reopened.find((r) => r.status === "rejected")?.reason).toBeInstanceOf(AuditEntryFinalizedError);
     const final = await log.finalize(entry.id, {
@@ -88,7 +88,7 @@ describe("audit log: write-ahead and finalise", () => {
       finalizedAt: new Date(T0 + 20).toISOString(),
     });
     expect(final).toMatchObject({ outcome: "disconnected", attempts: 5 });
-    await expect(log.reopen(entry.id)).rejects.toBeInstanceOf(AuditEntryFinalizedError);
+    await expect(log.reopen(entry.id, T0)).rejects.toBeInstanceOf(AuditEntryFinalizedError);
   });
 
   it("records Twilio's error on a failed kick", async () => {

@@ -22,6 +22,7 @@ type Item = Record<string, NativeAttributeValue>;
 type IndexName = keyof typeof auditTable.globalIndexes;
 
 const entryKey = (id: string) => ({ pk: `entry#${id}` });
+const RETRY_SHARD = "open";
 
 const readEntry = (item: Item | undefined): AuditEntry | undefined =>
   item?.entry === undefined ? undefined : parse(auditEntrySchema, item.entry, "stored audit entry");
@@ -67,10 +68,13 @@ export interface AuditLogOptions {
   readonly retentionDays: number;
   /** Bounds a query without `from`: entries older than the retention are gone anyway. */
   readonly now: () => number;
+  /** A pending kick not finalised within this time is taken to be stalled (its writer crashed); default 60 s. */
+  readonly pendingGraceMs?: number;
 }
 
 /** The audit trail in DynamoDB: conditional puts make decisions idempotent; finalising is a conditional update. */
-export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string, options: AuditLogOptions): AuditLog {
+export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string, settings: AuditLogOptions): AuditLog {
+  const options = { pendingGraceMs: 60_000, ...settings };
   /** A conditional change of an entry's outcome; a failed condition reports the entry as it is. */
   const transition = async (
     id: string,
@@ -115,6 +119,10 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
               at: sortKey(valid),
               month: monthOf(Date.parse(valid.createdAt)),
               ...indexed(valid),
+              // A pending kick is due for the sweep if its writer has not finalised it by then (it crashed).
+              ...(valid.action === "kick" && valid.outcome === "pending"
+                ? { retryShard: RETRY_SHARD, retryAt: Date.parse(valid.createdAt) + options.pendingGraceMs }
+                : {}),
               expiresAt: Math.ceil(Date.parse(valid.createdAt) / 1000) + options.retentionDays * 86_400,
             },
             // The decision key is the item key: whoever writes first owns the decision; a replay finds its entry.
@@ -161,19 +169,28 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
         values[":error"] = result.error;
         sets.push("#entry.#error = :error");
       }
+      const removals: string[] = [];
+      if (result.outcome === "failed" && result.retryAt !== undefined) {
+        values[":retryAt"] = result.retryAt;
+        sets.push("retryAt = :retryAt");
+      } else {
+        removals.push("retryShard", "retryAt");
+      }
       // Exactly once: only a kick still pending moves to an outcome.
       return transition(id, "finalise audit entry", {
-        UpdateExpression: `SET ${sets.join(", ")}`,
+        UpdateExpression: `SET ${sets.join(", ")}${removals.length === 0 ? "" : ` REMOVE ${removals.join(", ")}`}`,
         ConditionExpression: "#entry.#action = :kick AND #entry.#outcome = :pending",
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       });
     },
 
-    async reopen(id) {
-      // Only a failed kick goes back to pending, and only for one caller: the one whose update lands first.
+    async reopen(id, now) {
+      // Only a failed kick goes back to pending, and only for one caller: the one whose update lands first. It is
+      // due again after the grace period, in case this caller crashes too.
       return transition(id, "reopen audit entry", {
-        UpdateExpression: "SET #entry.#outcome = :pending REMOVE #entry.#finalizedAt",
+        UpdateExpression:
+          "SET #entry.#outcome = :pending, retryShard = :shard, retryAt = :retryAt REMOVE #entry.#finalizedAt",
         ConditionExpression: "#entry.#action = :kick AND #entry.#outcome = :failed",
         ExpressionAttributeNames: {
           "#entry": "entry",
@@ -181,7 +198,59 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
           "#action": "action",
           "#finalizedAt": "finalizedAt",
         },
-        ExpressionAttributeValues: { ":pending": "pending", ":failed": "failed", ":kick": "kick" },
+        ExpressionAttributeValues: {
+          ":pending": "pending",
+          ":failed": "failed",
+          ":kick": "kick",
+          ":shard": RETRY_SHARD,
+          ":retryAt": now + options.pendingGraceMs,
+        },
+      });
+    },
+
+    async claimPending(id, seenRetryAt, now) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: entryKey(id),
+            UpdateExpression: "SET retryAt = :next",
+            // Of two sweeps that saw the same stalled kick, only one moves its due time, and only that one retries it.
+            ConditionExpression: "#entry.#outcome = :pending AND retryAt = :seen",
+            ExpressionAttributeNames: { "#entry": "entry", "#outcome": "outcome" },
+            ExpressionAttributeValues: {
+              ":pending": "pending",
+              ":seen": seenRetryAt,
+              ":next": now + options.pendingGraceMs,
+            },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw storeError("claim pending audit entry", error);
+      }
+    },
+
+    async openKicks(now, limit) {
+      let items: Item[];
+      try {
+        const page = await client.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: "byRetry" satisfies IndexName,
+            KeyConditionExpression: "retryShard = :shard AND retryAt <= :now",
+            ExpressionAttributeValues: { ":shard": RETRY_SHARD, ":now": now },
+            Limit: limit,
+          }),
+        );
+        items = page.Items ?? [];
+      } catch (error) {
+        throw storeError("list open kicks", error);
+      }
+      return items.flatMap((item) => {
+        const entry = readEntry(item);
+        return entry?.action === "kick" ? [{ entry, retryAt: Number(item.retryAt) }] : [];
       });
     },
 

@@ -30,6 +30,18 @@ const atVersion = (version: number) => ({
   ExpressionAttributeValues: { ":expected": version },
 });
 
+const CHANGES = "changes";
+const CHANGE_TTL_SECONDS = 24 * 3600;
+
+/** The change-log item: the rule as it is after the change, or none when it was deleted. */
+const change = (id: string, version: number, at: string, rule: Rule | undefined): Item => ({
+  pk: CHANGES,
+  sk: `${new Date(at).toISOString()}#${id}#${version}`,
+  ruleId: id,
+  ...(rule === undefined ? { deleted: true } : { rule }),
+  expiresAt: Math.ceil(Date.parse(at) / 1000) + CHANGE_TTL_SECONDS,
+});
+
 const readRule = (item: Item | undefined): Rule | undefined =>
   item === undefined ? undefined : parse(ruleSchema, item.rule, "stored rule");
 
@@ -66,6 +78,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
             TransactItems: [
               { Put: { TableName: tableName, Item: canonical(rule), ConditionExpression: "attribute_not_exists(pk)" } },
               { Put: { TableName: tableName, Item: lookup(rule) } },
+              { Put: { TableName: tableName, Item: change(rule.id, rule.version, rule.updatedAt, rule) } },
             ],
           }),
         );
@@ -102,6 +115,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
               },
               ...(moved ? [{ Delete: { TableName: tableName, Key: oldLookup } }] : []),
               { Put: { TableName: tableName, Item: lookup(rule) } },
+              { Put: { TableName: tableName, Item: change(rule.id, rule.version, rule.updatedAt, rule) } },
             ],
           }),
         );
@@ -128,6 +142,9 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
                 },
               },
               { Delete: { TableName: tableName, Key: lookupKey(current) } },
+              {
+                Put: { TableName: tableName, Item: change(id, version + 1, new Date().toISOString(), undefined) },
+              },
             ],
           }),
         );
@@ -141,6 +158,28 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
     async exactBans(identity) {
       const rules = await queryPartition(client, tableName, `identity#${identity}`, "look up bans");
       return rules.filter((rule): rule is Ban => rule.kind === "ban");
+    },
+
+    async changesSince(after, limit) {
+      let Items: Item[] | undefined;
+      try {
+        ({ Items } = await client.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: "pk = :pk AND sk > :after",
+            ExpressionAttributeValues: { ":pk": CHANGES, ":after": after },
+            ConsistentRead: true,
+            Limit: limit,
+          }),
+        ));
+      } catch (error) {
+        throw storeError("list rule changes", error);
+      }
+      return (Items ?? []).map((item) => ({
+        cursor: String(item.sk),
+        ruleId: String(item.ruleId),
+        rule: item.rule === undefined ? undefined : parse(ruleSchema, item.rule, "stored rule"),
+      }));
     },
 
     async listCached() {

@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { z } from "zod";
-import type { DueDeadline, SessionStore } from "../ports.ts";
+import type { DueDeadline, SessionStore, TrackedSession } from "../ports.ts";
 import { forgettable, type Presence, type PresenceUpdate, type Session } from "../presence.ts";
 import type { sessionsTable } from "../tables.ts";
 import { parse } from "../validation.ts";
@@ -31,6 +31,7 @@ const DAY = 24 * 3600 * 1000;
 /** Presence of an identity not seen for this long is left to DynamoDB's TTL: Twilio rooms last at most a day. */
 const PRESENCE_TTL = 7 * DAY;
 const DEADLINE_SHARD = "due";
+const ACTIVE_SHARD = "active";
 
 const presenceKey = (identity: string) => ({ pk: `identity#${identity}`, sk: "presence" });
 const sessionKey = (roomSid: string, participantSid: string) => ({
@@ -177,8 +178,6 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
       await updateUnlessNewer(client, tableName, session, eventAt, "set deadline", {
         set: ["deadlineShard = :shard", "deadlineAt = :deadline", "ruleId = :rule"],
         values: {
-          ":identity": session.identity,
-          ":roomName": session.roomName,
           ":shard": DEADLINE_SHARD,
           ":deadline": deadlineAt,
           ":rule": ruleId,
@@ -191,12 +190,122 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
       await updateUnlessNewer(client, tableName, session, eventAt, "clear deadline", {
         set: [],
         remove: ["deadlineShard", "deadlineAt", "ruleId"],
-        values: {
-          ":identity": session.identity,
-          ":roomName": session.roomName,
-          ":expires": Math.ceil((eventAt + DAY) / 1000),
-        },
+        values: { ":expires": Math.ceil((eventAt + DAY) / 1000) },
       });
+    },
+
+    async trackSession(session, eventAt) {
+      await updateUnlessNewer(client, tableName, session, eventAt, "track session", {
+        set: [],
+        values: { ":expires": Math.ceil((eventAt + DAY) / 1000) },
+      });
+    },
+
+    async roomSessions(roomSid) {
+      const { Items } = await send("list room sessions", () =>
+        client.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: "pk = :pk AND begins_with(sk, :participant)",
+            ExpressionAttributeValues: { ":pk": `room#${roomSid}`, ":participant": "participant#" },
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      return (Items ?? []).map((item) => parse(trackedSessionSchema, item, "stored session"));
+    },
+
+    async trackRoom(room, active, eventAt) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: `room#${room.sid}`, sk: "room" },
+            UpdateExpression: active
+              ? "SET roomName = :name, activeShard = :active, eventAt = :eventAt, expiresAt = :expires"
+              : "SET roomName = :name, eventAt = :eventAt, endedAt = :eventAt, expiresAt = :expires REMOVE activeShard",
+            // A room that ended stays ended: a late connect callback cannot make it active again.
+            ConditionExpression: active
+              ? "attribute_not_exists(endedAt)"
+              : "attribute_not_exists(endedAt) OR endedAt > :eventAt",
+            ExpressionAttributeValues: {
+              ":name": room.name,
+              ":eventAt": eventAt,
+              ":expires": Math.ceil((eventAt + PRESENCE_TTL) / 1000),
+              ...(active ? { ":active": ACTIVE_SHARD } : {}),
+            },
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return;
+        throw storeError("track room", error);
+      }
+    },
+
+    async activeRooms() {
+      const rooms: { sid: string; name: string }[] = [];
+      let startKey: Item | undefined;
+      do {
+        const page = await send("list active rooms", () =>
+          client.send(
+            new QueryCommand({
+              TableName: tableName,
+              IndexName: "byActiveRoom" satisfies keyof typeof sessionsTable.globalIndexes,
+              KeyConditionExpression: "activeShard = :active",
+              ExpressionAttributeValues: { ":active": ACTIVE_SHARD },
+              ExclusiveStartKey: startKey,
+            }),
+          ),
+        );
+        for (const item of page.Items ?? []) {
+          rooms.push({ sid: String(item.pk).slice("room#".length), name: String(item.roomName) });
+        }
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined);
+      return rooms;
+    },
+
+    async claimSweep(owner, now, leaseMs) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: "sweep", sk: "state" },
+            UpdateExpression: "SET leaseOwner = :owner, leaseUntil = :until",
+            // One sweep at a time: a lease that expired (its holder crashed) can be taken over.
+            ConditionExpression: "attribute_not_exists(leaseUntil) OR leaseUntil <= :now OR leaseOwner = :owner",
+            ExpressionAttributeValues: { ":owner": owner, ":until": now + leaseMs, ":now": now },
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return undefined;
+        throw storeError("claim sweep", error);
+      }
+      const { Item } = await send("read sweep state", () =>
+        client.send(new GetCommand({ TableName: tableName, Key: { pk: "sweep", sk: "state" }, ConsistentRead: true })),
+      );
+      return { ruleCursor: typeof Item?.ruleCursor === "string" ? Item.ruleCursor : undefined };
+    },
+
+    async releaseSweep(owner, state) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: "sweep", sk: "state" },
+            UpdateExpression: `SET leaseUntil = :zero${state.ruleCursor === undefined ? "" : ", ruleCursor = :cursor"}`,
+            ConditionExpression: "leaseOwner = :owner",
+            ExpressionAttributeValues: {
+              ":owner": owner,
+              ":zero": 0,
+              ...(state.ruleCursor === undefined ? {} : { ":cursor": state.ruleCursor }),
+            },
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return; // the lease was taken over: its holder's state wins
+        throw storeError("release sweep", error);
+      }
     },
 
     async dueDeadlines(now, limit) {
@@ -215,6 +324,26 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
     },
   };
 }
+
+const trackedSessionSchema = z
+  .object({
+    pk: z.string().startsWith("room#"),
+    sk: z.string().startsWith("participant#"),
+    identity: z.string(),
+    roomName: z.string(),
+    status: z.enum(["connected", "reconnecting", "disconnected"]),
+    eventAt: z.number(),
+  })
+  .transform(
+    (item): TrackedSession => ({
+      roomSid: item.pk.slice("room#".length),
+      participantSid: item.sk.slice("participant#".length),
+      identity: item.identity,
+      roomName: item.roomName,
+      status: item.status,
+      lastEventAt: item.eventAt,
+    }),
+  );
 
 const dueDeadlineSchema = z
   .object({
@@ -251,6 +380,7 @@ async function updateUnlessNewer(
   const set = [
     "#identity = :identity",
     "roomName = :roomName",
+    "#status = :status",
     "eventAt = :eventAt",
     "expiresAt = :expires",
     ...update.set,
@@ -263,8 +393,14 @@ async function updateUnlessNewer(
         Key: sessionKey(session.roomSid, session.participantSid),
         UpdateExpression: `SET ${set.join(", ")}${remove}`,
         ConditionExpression: "attribute_not_exists(eventAt) OR eventAt <= :eventAt",
-        ExpressionAttributeNames: { "#identity": "identity" },
-        ExpressionAttributeValues: { ...update.values, ":eventAt": eventAt },
+        ExpressionAttributeNames: { "#identity": "identity", "#status": "status" },
+        ExpressionAttributeValues: {
+          ...update.values,
+          ":identity": session.identity,
+          ":roomName": session.roomName,
+          ":status": session.status,
+          ":eventAt": eventAt,
+        },
       }),
     );
   } catch (error) {

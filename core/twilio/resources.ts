@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Participant } from "../video.ts";
+import type { Participant, RoomState } from "../video.ts";
 
 /**
  * Twilio's response bodies for the endpoints room-warden calls, validated at the boundary. Objects are not strict:
@@ -90,3 +90,7 @@ export const errorBody = z.object({
   more_info: z.string().optional(),
   status: z.number().int().optional(),
 });
+
+export const roomResource = z
+  .object({ sid: z.string().regex(/^RM[0-9a-fA-F]{32}$/), status: z.enum(["in-progress", "completed", "failed"]) })
+  .transform((room): RoomState => ({ sid: room.sid, status: room.status }));

@@ -2,7 +2,13 @@ import type { z } from "zod";
 import { VideoProviderError } from "../errors.ts";
 import type { DisconnectOutcome, Participant, VideoProvider } from "../video.ts";
 import { type RetryPolicy, responseError, type TwilioCredentials, type TwilioResponse, twilioHttp } from "./http.ts";
-import { type ParticipantSummary, participantPage, participantResource, participantSummaryPage } from "./resources.ts";
+import {
+  type ParticipantSummary,
+  participantPage,
+  participantResource,
+  participantSummaryPage,
+  roomResource,
+} from "./resources.ts";
 
 export interface TwilioVideoOptions {
   readonly accountSid: string;
@@ -57,6 +63,13 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
 
   return {
     fetchParticipant,
+
+    async fetchRoom(room) {
+      const response = await request("GET", `${videoOrigin}/v1/Rooms/${encodeURIComponent(room)}`);
+      if (response.status === 200) return parseBody(roomResource, response, "fetch room");
+      if (response.status === 404) return undefined;
+      throw responseError("fetch room", response);
+    },
 
     async disconnectParticipant(room, participant): Promise<DisconnectOutcome> {
       let response: TwilioResponse;

@@ -1,10 +1,13 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
+import { type Clock, systemClock } from "../../core/clock.ts";
 import { loadTwilioConfig } from "../../core/config.ts";
 import { dynamoAuditLog } from "../../core/dynamo/audit-log.ts";
 import { dynamoRuleStore } from "../../core/dynamo/rule-store.ts";
 import { dynamoSessionStore } from "../../core/dynamo/session-store.ts";
 import type { AuditLog, RuleStore, SessionStore } from "../../core/ports.ts";
+import { sweepDependencies } from "../../core/runtime.ts";
+import type { SweepDependencies } from "../../core/sweep.ts";
 import type { TableNames } from "../../core/tables.ts";
 import { observability } from "../../functions/observability.ts";
 import { type LocalPipeline, startLocalPipeline } from "../../local/pipeline.ts";
@@ -21,6 +24,8 @@ export interface PipelineHarness {
   readonly rules: RuleStore;
   readonly sessions: SessionStore;
   readonly audit: AuditLog;
+  /** Dependencies for running the sweep directly, with its own options. */
+  readonly sweepDeps: SweepDependencies;
   /** Creates a room whose callbacks go to the pipeline's webhook. */
   room(uniqueName: string, method?: "POST" | "GET"): Promise<string>;
   /** Waits until every queued callback was handled (or dead-lettered). */
@@ -29,9 +34,13 @@ export interface PipelineHarness {
 }
 
 export async function startPipelineHarness(
-  options: { queue?: SqsQueueOptions; twilioTimeoutMs?: number; twilioMaxAttempts?: number } = {},
+  options: { queue?: SqsQueueOptions; twilioTimeoutMs?: number; twilioMaxAttempts?: number; clock?: Clock } = {},
 ): Promise<PipelineHarness> {
-  const [{ client, names }, emulator] = await Promise.all([createTestTables(), startEmulator()]);
+  const clock = options.clock ?? systemClock;
+  const [{ client, names }, emulator] = await Promise.all([
+    createTestTables(),
+    startEmulator({ now: () => clock.now() }),
+  ]);
   const twilio = loadTwilioConfig({
     TWILIO_ACCOUNT_SID: emulator.credentials.accountSid,
     TWILIO_AUTH_TOKEN: emulator.credentials.authToken,
@@ -47,6 +56,7 @@ export async function startPipelineHarness(
     stores,
     twilio,
     queue: { visibilityTimeoutMs: 20, maxReceiveCount: 3, ...options.queue },
+    clock,
     observability: { webhook: observability("webhook"), enforcer: observability("enforcer") },
   });
   return {
@@ -55,8 +65,9 @@ export async function startPipelineHarness(
     client,
     names,
     rules: dynamoRuleStore(client, names.Rules),
+    sweepDeps: sweepDependencies(stores, twilio, clock),
     sessions: dynamoSessionStore(client, names.Sessions),
-    audit: dynamoAuditLog(client, names.Audit, { retentionDays: 30, now: Date.now }),
+    audit: dynamoAuditLog(client, names.Audit, { retentionDays: 30, now: () => clock.now() }),
     async room(uniqueName, method = "POST") {
       const room = await emulator.createRoom({
         uniqueName,

@@ -1,0 +1,65 @@
+import { randomUUID } from "node:crypto";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { Context, ScheduledEvent } from "aws-lambda";
+import { loadStoreConfig, loadTwilioConfig } from "../core/config.ts";
+import { sweepDependencies } from "../core/runtime.ts";
+import { type SweepDependencies, type SweepReport, sweep } from "../core/sweep.ts";
+import { linkedEnvironment } from "./linked.ts";
+import { type Observability, observability } from "./observability.ts";
+
+/** How often the sweep runs within one invocation: deadlines are kicked at most this late (plus a run's time). */
+export const SWEEP_TICK_MS = 5_000;
+/** The schedule fires every minute; an invocation sweeps until this much of its time is left. */
+const STOP_BEFORE_END_MS = 8_000;
+
+/** One sweep, observed. */
+export function createSweepRun(deps: SweepDependencies, { logger, metrics }: Observability, owner = randomUUID()) {
+  return async (): Promise<SweepReport> => {
+    try {
+      const report = await sweep(deps, { owner, leaseMs: 30_000, batch: 100 });
+      if (report.ran) {
+        for (const kick of report.kicks) {
+          metrics.addMetric(kick.outcome === "failed" ? "KickFailures" : "SweepKicks", MetricUnit.Count, 1);
+          logger.info("rule enforced by the sweep", { kick });
+        }
+        metrics.addMetric("SessionsAdopted", MetricUnit.Count, report.sessionsAdopted);
+        metrics.addMetric("SessionsClosed", MetricUnit.Count, report.sessionsClosed);
+      }
+      return report;
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+/**
+ * The scheduled entry point: EventBridge starts it every minute, and it sweeps every few seconds until the next
+ * invocation is about to start, so a deadline is acted on within seconds rather than a minute.
+ */
+export function createSweepHandler(run: () => Promise<SweepReport>, logger: Observability["logger"]) {
+  return async (_event: ScheduledEvent, context: Pick<Context, "getRemainingTimeInMillis">): Promise<void> => {
+    for (;;) {
+      const started = Date.now();
+      try {
+        await run();
+      } catch (error) {
+        logger.error("sweep failed; the next tick tries again", error as Error);
+      }
+      const wait = SWEEP_TICK_MS - (Date.now() - started);
+      if (context.getRemainingTimeInMillis() - Math.max(wait, 0) < STOP_BEFORE_END_MS) break;
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  };
+}
+
+let handle: ReturnType<typeof createSweepHandler> | undefined;
+
+export const handler = (event: ScheduledEvent, context: Context) => {
+  if (handle === undefined) {
+    const environment = linkedEnvironment();
+    const observe = observability("sweep");
+    const deps = sweepDependencies(loadStoreConfig(environment), loadTwilioConfig(environment));
+    handle = createSweepHandler(createSweepRun(deps, observe), observe.logger);
+  }
+  return handle(event, context);
+};
