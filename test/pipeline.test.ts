@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AuditEntry, auditEntryIds } from "../core/audit.ts";
 import { isLive } from "../core/presence.ts";
 import type { RuleSpecInput } from "../core/rules.ts";
-import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
 import { computeSignature } from "../core/twilio/signature.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
@@ -22,24 +21,7 @@ afterAll(async () => {
   await h.stop();
 });
 
-let ruleCount = 0;
-async function addRule(spec: RuleSpecInput): Promise<string> {
-  ruleCount += 1;
-  const id = `rule-${ruleCount}`;
-  const now = new Date().toISOString();
-  await h.rules.create(
-    ruleSchema.parse({
-      ...ruleSpecSchema.parse(spec),
-      id,
-      version: 1,
-      createdAt: now,
-      createdBy: "test",
-      updatedAt: now,
-      updatedBy: "test",
-    }),
-  );
-  return id;
-}
+const addRule = (spec: RuleSpecInput) => h.addRule(spec);
 
 const kickRequests = (roomSid: string, participantSid: string) =>
   h.emulator.requests.filter(

@@ -22,23 +22,7 @@ afterAll(async () => {
   await h.stop();
 });
 
-let ruleCount = 0;
-async function addRule(spec: RuleSpecInput): Promise<string> {
-  ruleCount += 1;
-  const id = `sweep-rule-${ruleCount}`;
-  const now = new Date(clock.now()).toISOString();
-  const rule = {
-    ...ruleSpecSchema.parse(spec),
-    id,
-    version: 1,
-    createdAt: now,
-    createdBy: "test",
-    updatedAt: now,
-    updatedBy: "test",
-  };
-  await h.rules.create(ruleSchema.parse(rule));
-  return id;
-}
+const addRule = (spec: RuleSpecInput) => h.addRule(spec);
 
 const status = (roomSid: string, participantSid: string) => h.emulator.participant(roomSid, participantSid)?.status;
 const kicks = (roomSid: string, participantSid: string) =>

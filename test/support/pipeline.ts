@@ -6,6 +6,7 @@ import { dynamoAuditLog } from "../../core/dynamo/audit-log.ts";
 import { dynamoRuleStore } from "../../core/dynamo/rule-store.ts";
 import { dynamoSessionStore } from "../../core/dynamo/session-store.ts";
 import type { AuditLog, RuleStore, SessionStore } from "../../core/ports.ts";
+import { type RuleSpecInput, ruleSchema, ruleSpecSchema } from "../../core/rules.ts";
 import { sweepDependencies } from "../../core/runtime.ts";
 import type { SweepDependencies } from "../../core/sweep.ts";
 import type { TableNames } from "../../core/tables.ts";
@@ -26,6 +27,8 @@ export interface PipelineHarness {
   readonly audit: AuditLog;
   /** Dependencies for running the sweep directly, with its own options. */
   readonly sweepDeps: SweepDependencies;
+  /** Stores a rule written as an operator would (defaults applied), at the harness clock's time; returns its id. */
+  addRule(spec: RuleSpecInput): Promise<string>;
   /** Creates a room whose callbacks go to the pipeline's webhook. */
   room(uniqueName: string, method?: "POST" | "GET"): Promise<string>;
   /** Waits until every queued callback was handled (or dead-lettered). */
@@ -59,12 +62,22 @@ export async function startPipelineHarness(
     clock,
     observability: { webhook: observability("webhook"), enforcer: observability("enforcer") },
   });
+  const rules = dynamoRuleStore(client, names.Rules);
+  let ruleCount = 0;
   return {
+    async addRule(spec) {
+      ruleCount += 1;
+      const id = `rule-${ruleCount}`;
+      const now = new Date(clock.now()).toISOString();
+      const meta = { id, version: 1, createdAt: now, createdBy: "test", updatedAt: now, updatedBy: "test" };
+      await rules.create(ruleSchema.parse({ ...ruleSpecSchema.parse(spec), ...meta }));
+      return id;
+    },
     emulator,
     pipeline,
     client,
     names,
-    rules: dynamoRuleStore(client, names.Rules),
+    rules,
     sweepDeps: sweepDependencies(stores, twilio, clock),
     sessions: dynamoSessionStore(client, names.Sessions),
     audit: dynamoAuditLog(client, names.Audit, { retentionDays: 30, now: () => clock.now() }),
