@@ -95,6 +95,23 @@ describe("reconciliation", () => {
   });
 });
 
+describe("reconciliation of ended rooms", () => {
+  it("marks a room Twilio completed as ended, and closes its sessions, when the callbacks were lost", async () => {
+    clock.set(T0 + 250_000);
+    const roomSid = await h.room("ended-quietly");
+    await h.emulator.join(roomSid, "quiet-quinn");
+    await h.settle();
+    expect((await h.sessions.activeRooms()).map((room) => room.sid)).toContain(roomSid);
+    h.emulator.dropCallbacks(2); // the participant's disconnect and room-ended never arrive
+    await h.emulator.completeRoom(roomSid);
+    expect(h.emulator.callbacks.filter((c) => c.params.RoomSid === roomSid && c.dropped)).toHaveLength(2);
+
+    await h.pipeline.sweep();
+    expect((await h.sessions.activeRooms()).map((room) => room.sid)).not.toContain(roomSid);
+    expect((await h.sessions.presence("quiet-quinn"))?.sessions[0]?.status).toBe("disconnected");
+  });
+});
+
 describe("rule changes", () => {
   it("a ban added while the identity is connected in two rooms disconnects both", async () => {
     clock.set(T0 + 300_000);
