@@ -13,6 +13,8 @@ export interface RuleStore {
   delete(id: string, expectedVersion?: number): Promise<Rule>;
   /** Exact-identity bans on this identity: one key lookup, whatever the size of the ban list. */
   exactBans(identity: string): Promise<Ban[]>;
+  /** All rules, a page at a time (a scan: for operators, not for the enforcement path). */
+  list(page: { readonly limit: number; readonly cursor?: string }): Promise<{ rules: Rule[]; cursor?: string }>;
   /** Every rule that is not an exact-identity ban: few, meant to be cached. */
   listCached(): Promise<Rule[]>;
   /** Changes logged after `cursor` (kept a day), oldest first; `rule` is absent for a deletion. */

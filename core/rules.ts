@@ -80,6 +80,13 @@ const duplicateIdentitySpec = z.strictObject({
 });
 
 export const ruleSpecSchema = z.discriminatedUnion("kind", [banSpec, maxDurationSpec, duplicateIdentitySpec]);
+
+/** What creating a rule takes: a spec, and optionally the id to give it (one is generated otherwise). */
+export const ruleCreateSchema = z.discriminatedUnion("kind", [
+  banSpec.safeExtend({ id: z.lazy(() => ruleIdSchema).optional() }),
+  maxDurationSpec.safeExtend({ id: z.lazy(() => ruleIdSchema).optional() }),
+  duplicateIdentitySpec.safeExtend({ id: z.lazy(() => ruleIdSchema).optional() }),
+]);
 export type RuleSpec = z.output<typeof ruleSpecSchema>;
 export type RuleSpecInput = z.input<typeof ruleSpecSchema>;
 

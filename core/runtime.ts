@@ -1,4 +1,5 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
+import type { AdminDependencies } from "./admin.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { StoreConfig, TwilioConfig, WebhookConfig } from "./config.ts";
 import { dynamoAuditLog } from "./dynamo/audit-log.ts";
@@ -58,6 +59,19 @@ export function sweepDependencies(
       now: () => clock.now(),
     }),
     video: twilioVideo(twilio.video),
+    clock,
+  };
+}
+
+export function adminDependencies(stores: StoreConfig, clock: Clock = systemClock): AdminDependencies {
+  const client = createDocumentClient(stores.dynamoEndpoint === undefined ? {} : { endpoint: stores.dynamoEndpoint });
+  return {
+    ruleStore: dynamoRuleStore(client, stores.tables.Rules),
+    sessions: dynamoSessionStore(client, stores.tables.Sessions),
+    audit: dynamoAuditLog(client, stores.tables.Audit, {
+      retentionDays: stores.auditRetentionDays,
+      now: () => clock.now(),
+    }),
     clock,
   };
 }

@@ -1,7 +1,8 @@
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
-import { enforcerDependencies, sweepDependencies, webhookDependencies } from "../core/runtime.ts";
+import { adminDependencies, enforcerDependencies, sweepDependencies, webhookDependencies } from "../core/runtime.ts";
 import type { SweepReport } from "../core/sweep.ts";
+import { createAdminHandler } from "../functions/admin.ts";
 import { createEnforcerHandler } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";
 import { createSweepRun, SWEEP_TICK_MS } from "../functions/sweep.ts";
@@ -16,6 +17,7 @@ import { type SqsQueue, type SqsQueueOptions, sqsQueue } from "./sqs-queue.ts";
  */
 
 export const WEBHOOK_PATH = "/twilio/callbacks";
+export const ADMIN_PATH = "/admin";
 
 export interface LocalPipelineOptions {
   readonly stores: StoreConfig;
@@ -33,6 +35,8 @@ export interface LocalPipelineOptions {
   /** Run the sweep on a timer, every `SWEEP_TICK_MS` as in AWS; off when false (tests call `sweep()`). */
   readonly sweepTimer?: boolean;
   readonly sweepObservability?: Observability;
+  /** Serves the admin API under /admin with this bearer token. */
+  readonly adminToken?: string;
 }
 
 export interface LocalPipeline {
@@ -60,9 +64,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
 
   // The webhook must know its public URL, which is known once the server listens.
   let webhook: HttpLambda | undefined;
+  const admin =
+    options.adminToken === undefined
+      ? {}
+      : {
+          [ADMIN_PATH]: createAdminHandler(
+            adminDependencies(options.stores, clock),
+            { bearerToken: options.adminToken },
+            options.observability.enforcer,
+          ),
+        };
   const server = await serveLambdas(
     {
       ...options.routes,
+      ...admin,
       [WEBHOOK_PATH]: (event) => {
         if (webhook === undefined) throw new Error("the webhook is not ready");
         return webhook(event);

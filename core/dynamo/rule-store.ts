@@ -4,8 +4,11 @@ import {
   GetCommand,
   type NativeAttributeValue,
   QueryCommand,
+  ScanCommand,
+  type ScanCommandOutput,
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
 import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError } from "../errors.ts";
 import type { RuleStore } from "../ports.ts";
 import { type Ban, isExactBan, type Rule, ruleSchema } from "../rules.ts";
@@ -41,6 +44,18 @@ const change = (id: string, version: number, at: string, rule: Rule | undefined)
   ...(rule === undefined ? { deleted: true } : { rule }),
   expiresAt: Math.ceil(Date.parse(at) / 1000) + CHANGE_TTL_SECONDS,
 });
+
+const keySchema = z.strictObject({ pk: z.string().startsWith("rule#"), sk: z.literal("rule") });
+
+function decodeKey(cursor: string): Item {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    json = undefined;
+  }
+  return parse(keySchema, json, "cursor");
+}
 
 const readRule = (item: Item | undefined): Rule | undefined =>
   item === undefined ? undefined : parse(ruleSchema, item.rule, "stored rule");
@@ -180,6 +195,28 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
         ruleId: String(item.ruleId),
         rule: item.rule === undefined ? undefined : parse(ruleSchema, item.rule, "stored rule"),
       }));
+    },
+
+    async list(page) {
+      let result: ScanCommandOutput;
+      try {
+        result = await client.send(
+          new ScanCommand({
+            TableName: tableName,
+            // Canonical items only: the lookup copies and the change log repeat them.
+            FilterExpression: "sk = :canonical",
+            ExpressionAttributeValues: { ":canonical": "rule" },
+            Limit: page.limit,
+            ...(page.cursor === undefined ? {} : { ExclusiveStartKey: decodeKey(page.cursor) }),
+          }),
+        );
+      } catch (error) {
+        throw storeError("list rules", error);
+      }
+      const rules = (result.Items ?? []).map((item) => parse(ruleSchema, item.rule, "stored rule"));
+      return result.LastEvaluatedKey === undefined
+        ? { rules }
+        : { rules, cursor: Buffer.from(JSON.stringify(result.LastEvaluatedKey)).toString("base64url") };
     },
 
     async listCached() {

@@ -16,6 +16,9 @@ import type { SqsQueueOptions } from "../../local/sqs-queue.ts";
 import { startEmulator, type TwilioEmulator } from "../../local/twilio-emulator/index.ts";
 import { createTestTables } from "./tables.ts";
 
+/** The local admin API's bearer token in tests. */
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+
 /** Everything end-to-end tests drive: the emulator, the pipeline on fresh tables, and the stores to inspect. */
 export interface PipelineHarness {
   readonly emulator: TwilioEmulator;
@@ -60,6 +63,7 @@ export async function startPipelineHarness(
     twilio,
     queue: { visibilityTimeoutMs: 20, maxReceiveCount: 3, ...options.queue },
     clock,
+    adminToken: ADMIN_TOKEN,
     observability: { webhook: observability("webhook"), enforcer: observability("enforcer") },
   });
   const rules = dynamoRuleStore(client, names.Rules);

@@ -1,0 +1,372 @@
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import { type AuditEntry, type AuditPage, auditEntryIds, kickOutcomes, type RuleChangeEntry } from "./audit.ts";
+import type { Clock } from "./clock.ts";
+import { AuditEntryExistsError, RuleNotFoundError } from "./errors.ts";
+import type { AuditLog, RuleStore, SessionStore } from "./ports.ts";
+import { isLive } from "./presence.ts";
+import {
+  banMatches,
+  duplicateScopeIncludes,
+  isInForce,
+  maxDurationApplies,
+  type Rule,
+  type RuleRef,
+  ruleCreateSchema,
+  ruleIdSchema,
+  ruleModes,
+  ruleRef,
+  ruleSchema,
+  ruleSpecSchema,
+} from "./rules.ts";
+import { parse } from "./validation.ts";
+
+/**
+ * The operators' use cases behind the admin API: rules with optimistic concurrency and an audited history, the audit
+ * trail, and the "may this identity join this room?" decision a token server asks before minting a token.
+ */
+
+export interface AdminDependencies {
+  readonly ruleStore: RuleStore;
+  readonly sessions: SessionStore;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+}
+
+const isoNow = (clock: Clock) => new Date(clock.now()).toISOString();
+
+/**
+ * Writes the rule-change entry for a change already made. Its id is the change's (rule, version, kind), so a
+ * retried request finds the entry instead of writing a second one.
+ */
+async function recordChange(deps: AdminDependencies, entry: RuleChangeEntry): Promise<void> {
+  try {
+    await deps.audit.begin(entry);
+  } catch (error) {
+    if (!(error instanceof AuditEntryExistsError)) throw error;
+  }
+}
+
+export async function createRule(deps: AdminDependencies, input: unknown, actor: string): Promise<Rule> {
+  const { id, ...spec } = parse(ruleCreateSchema, input, "rule");
+  const now = isoNow(deps.clock);
+  const rule = parse(
+    ruleSchema,
+    {
+      ...spec,
+      id: id ?? `${spec.kind}-${randomBytes(5).toString("hex")}`,
+      version: 1,
+      createdAt: now,
+      createdBy: actor,
+      updatedAt: now,
+      updatedBy: actor,
+    },
+    "rule",
+  );
+  await deps.ruleStore.create(rule);
+  await recordChange(deps, {
+    id: auditEntryIds.ruleChange(rule.id, rule.version, "created"),
+    action: "rule-change",
+    change: "created",
+    createdAt: now,
+    actor,
+    ruleId: rule.id,
+    after: rule,
+  });
+  return rule;
+}
+
+export async function getRule(deps: AdminDependencies, id: string): Promise<Rule> {
+  const rule = await deps.ruleStore.get(parse(ruleIdSchema, id, "rule id"));
+  if (rule === undefined) throw new RuleNotFoundError(id);
+  return rule;
+}
+
+/** Replaces a rule's spec; `expectedVersion` is the version the caller read (If-Match). */
+export async function updateRule(
+  deps: AdminDependencies,
+  id: string,
+  input: unknown,
+  expectedVersion: number,
+  actor: string,
+): Promise<Rule> {
+  const spec = parse(ruleSpecSchema, input, "rule");
+  const before = await getRule(deps, id);
+  const now = isoNow(deps.clock);
+  const after = parse(
+    ruleSchema,
+    {
+      ...spec,
+      id: before.id,
+      version: expectedVersion + 1,
+      createdAt: before.createdAt,
+      createdBy: before.createdBy,
+      updatedAt: now,
+      updatedBy: actor,
+    },
+    "rule",
+  );
+  await deps.ruleStore.replace(after, expectedVersion);
+  await recordChange(deps, {
+    id: auditEntryIds.ruleChange(id, after.version, "updated"),
+    action: "rule-change",
+    change: "updated",
+    createdAt: now,
+    actor,
+    ruleId: id,
+    before,
+    after,
+  });
+  return after;
+}
+
+export async function deleteRule(
+  deps: AdminDependencies,
+  id: string,
+  expectedVersion: number | undefined,
+  actor: string,
+): Promise<void> {
+  const before = await deps.ruleStore.delete(parse(ruleIdSchema, id, "rule id"), expectedVersion);
+  await recordChange(deps, {
+    id: auditEntryIds.ruleChange(id, before.version, "deleted"),
+    action: "rule-change",
+    change: "deleted",
+    createdAt: isoNow(deps.clock),
+    actor,
+    ruleId: id,
+    before,
+  });
+}
+
+const booleanParam = z.enum(["true", "false"]).transform((value) => value === "true");
+const limitParam = (max: number) =>
+  z.coerce
+    .number({ error: "expected a number" })
+    .int()
+    .min(1, "expected at least 1")
+    .max(max, `expected at most ${max}`);
+
+export const ruleListQuery = z.strictObject({
+  kind: z.enum(["ban", "max-duration", "duplicate-identity"]).optional(),
+  enabled: booleanParam.optional(),
+  mode: z.enum(ruleModes).optional(),
+  identity: z.string().min(1).max(256).optional(),
+  limit: limitParam(1000).default(100),
+  cursor: z.string().min(1).max(2048).optional(),
+});
+
+/** Rules matching the filters, a page at a time; an identity filter reads that identity's exact bans by key. */
+export async function listRules(deps: AdminDependencies, query: unknown): Promise<{ rules: Rule[]; cursor?: string }> {
+  const filters = parse(ruleListQuery, query, "query");
+  const keep = (rule: Rule) =>
+    (filters.kind === undefined || rule.kind === filters.kind) &&
+    (filters.enabled === undefined || rule.enabled === filters.enabled) &&
+    (filters.mode === undefined || rule.mode === filters.mode);
+  if (filters.identity !== undefined) {
+    return { rules: (await deps.ruleStore.exactBans(filters.identity)).filter(keep) };
+  }
+  const page = await deps.ruleStore.list({
+    limit: filters.limit,
+    ...(filters.cursor === undefined ? {} : { cursor: filters.cursor }),
+  });
+  return { rules: page.rules.filter(keep), ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
+}
+
+/** Relative (`90s`, `15m`, `2h`, `7d`) or ISO 8601 times, as operators type them. */
+const timeParam = z.string().transform((value, context) => {
+  const relative = /^(\d+)([smhd])$/.exec(value);
+  if (relative !== null)
+    return { relativeMs: Number(relative[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[relative[2] as "s"] };
+  const at = Date.parse(value);
+  if (Number.isNaN(at) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    context.addIssue({ code: "custom", message: "expected an ISO 8601 time or a duration such as 30m, 2h or 7d" });
+    return z.NEVER;
+  }
+  return { at };
+});
+
+export const auditQuery = z.strictObject({
+  room: z.string().min(1).max(256).optional(),
+  identity: z.string().min(1).max(256).optional(),
+  rule: ruleIdSchema.optional(),
+  outcome: z.enum([...kickOutcomes, "dry-run"]).optional(),
+  trigger: z.enum(["callback", "sweep", "admin"]).optional(),
+  action: z.enum(["kick", "would-kick", "rule-change"]).optional(),
+  since: timeParam.optional(),
+  until: timeParam.optional(),
+  limit: limitParam(1000).default(100),
+  cursor: z.string().min(1).max(4096).optional(),
+});
+
+export async function queryAudit(deps: AdminDependencies, query: unknown): Promise<AuditPage> {
+  const filters = parse(auditQuery, query, "query");
+  const now = deps.clock.now();
+  const time = (param: { relativeMs?: number; at?: number } | undefined) =>
+    param === undefined ? undefined : (param.at ?? now - (param.relativeMs ?? 0));
+  const from = time(filters.since);
+  const to = time(filters.until);
+  const page = await deps.audit.query(
+    {
+      ...(filters.room === undefined ? {} : { roomName: filters.room }),
+      ...(filters.identity === undefined ? {} : { identity: filters.identity }),
+      ...(filters.rule === undefined ? {} : { ruleId: filters.rule }),
+      ...(from === undefined ? {} : { from }),
+      ...(to === undefined ? {} : { to }),
+    },
+    { limit: filters.limit, ...(filters.cursor === undefined ? {} : { cursor: filters.cursor }) },
+  );
+  const keep = (entry: AuditEntry) =>
+    (filters.action === undefined || entry.action === filters.action) &&
+    (filters.outcome === undefined || ("outcome" in entry && entry.outcome === filters.outcome)) &&
+    (filters.trigger === undefined || ("trigger" in entry && entry.trigger.type === filters.trigger));
+  return { entries: page.entries.filter(keep), ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
+}
+
+export async function getAuditEntry(deps: AdminDependencies, id: string): Promise<AuditEntry | undefined> {
+  return deps.audit.get(parse(z.string().min(1).max(512), id, "audit entry id"));
+}
+
+const CSV_COLUMNS = [
+  "id",
+  "createdAt",
+  "action",
+  "outcome",
+  "room",
+  "roomSid",
+  "identity",
+  "participantSid",
+  "ruleId",
+  "ruleKind",
+  "ruleVersion",
+  "trigger",
+  "attempts",
+  "latencyMs",
+  "error",
+  "actor",
+] as const;
+
+/** One flat row per entry, for CSV. */
+function row(entry: AuditEntry): Record<(typeof CSV_COLUMNS)[number], string> {
+  const empty = Object.fromEntries(CSV_COLUMNS.map((column) => [column, ""])) as Record<
+    (typeof CSV_COLUMNS)[number],
+    string
+  >;
+  if (entry.action === "rule-change") {
+    return {
+      ...empty,
+      id: entry.id,
+      createdAt: entry.createdAt,
+      action: entry.action,
+      outcome: entry.change,
+      ruleId: entry.ruleId,
+      actor: entry.actor,
+      ruleVersion: String((entry.after ?? entry.before)?.version ?? ""),
+    };
+  }
+  return {
+    ...empty,
+    id: entry.id,
+    createdAt: entry.createdAt,
+    action: entry.action,
+    outcome: entry.outcome,
+    room: entry.room.name,
+    roomSid: entry.room.sid,
+    identity: entry.participant.identity,
+    participantSid: entry.participant.sid,
+    ruleId: entry.rule.id,
+    ruleKind: entry.rule.kind,
+    ruleVersion: String(entry.rule.version),
+    trigger: entry.trigger.type,
+    ...(entry.action === "kick"
+      ? {
+          attempts: String(entry.attempts),
+          latencyMs: entry.latencyMs === undefined ? "" : String(Math.round(entry.latencyMs)),
+          error: entry.error === undefined ? "" : `${entry.error.code ?? ""} ${entry.error.message}`.trim(),
+        }
+      : {}),
+    ...(entry.trigger.type === "admin" ? { actor: entry.trigger.actor } : {}),
+  };
+}
+
+/** RFC 4180 quoting; a leading =, +, - or @ is defused so a spreadsheet never runs a cell as a formula. */
+function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+export const exportFormats = ["ndjson", "csv"] as const;
+
+/** One page of the export: the caller follows `cursor` until it is absent, so no request runs long. */
+export async function exportAudit(
+  deps: AdminDependencies,
+  query: Record<string, string | undefined>,
+): Promise<{ contentType: string; body: string; cursor?: string }> {
+  const { format = "ndjson", ...rest } = query;
+  const chosen = parse(z.enum(exportFormats), format, "format");
+  const page = await queryAudit(deps, rest);
+  const cursor = page.cursor === undefined ? {} : { cursor: page.cursor };
+  if (chosen === "ndjson") {
+    return {
+      contentType: "application/x-ndjson",
+      body: page.entries.map((entry) => `${JSON.stringify(entry)}\n`).join(""),
+      ...cursor,
+    };
+  }
+  const header = rest.cursor === undefined ? `${CSV_COLUMNS.join(",")}\r\n` : "";
+  const lines = page.entries.map(
+    (entry) => `${CSV_COLUMNS.map((column) => csvCell(row(entry)[column])).join(",")}\r\n`,
+  );
+  return { contentType: "text/csv; charset=utf-8", body: header + lines.join(""), ...cursor };
+}
+
+export const decisionQuery = z.strictObject({
+  identity: z.string().min(1, "expected the identity").max(256),
+  room: z.string().min(1, "expected the room's unique name").max(256),
+});
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly identity: string;
+  readonly room: string;
+  /** Every rule that has something to say, with what it says. */
+  readonly rules: readonly (RuleRef & {
+    readonly effect: "deny" | "would-deny" | "limit" | "disconnects-others";
+    readonly detail: string;
+  })[];
+}
+
+/**
+ * May `identity` join `room` now? Denied by an enforcing ban, or by a duplicate-identity rule that keeps the oldest
+ * sessions when the identity already has as many as allowed elsewhere. Dry-run rules are reported, never deny.
+ */
+export async function decideJoin(deps: AdminDependencies, query: unknown): Promise<Decision> {
+  const { identity, room } = parse(decisionQuery, query, "query");
+  const now = deps.clock.now();
+  const [bans, others, presence] = await Promise.all([
+    deps.ruleStore.exactBans(identity),
+    deps.ruleStore.listCached(),
+    deps.sessions.presence(identity),
+  ]);
+  const live = (presence?.sessions ?? []).filter(isLive);
+  const said: Decision["rules"][number][] = [];
+  for (const rule of [...bans, ...others].filter((r) => isInForce(r, now))) {
+    const denies = rule.mode === "enforce" ? "deny" : "would-deny";
+    if (rule.kind === "ban" && banMatches(rule, identity, room)) {
+      said.push({ ...ruleRef(rule), effect: denies, detail: `banned: ${rule.reason}` });
+    } else if (rule.kind === "max-duration" && maxDurationApplies(rule, identity, room)) {
+      said.push({ ...ruleRef(rule), effect: "limit", detail: `at most ${rule.limitSeconds} s connected` });
+    } else if (rule.kind === "duplicate-identity" && duplicateScopeIncludes(rule, room)) {
+      const elsewhere = new Set(
+        live.filter((s) => s.roomName !== room && duplicateScopeIncludes(rule, s.roomName)).map((s) => s.roomSid),
+      );
+      if (elsewhere.size >= rule.maxSessions) {
+        said.push(
+          rule.keep === "oldest"
+            ? { ...ruleRef(rule), effect: denies, detail: `already connected in ${elsewhere.size} room(s)` }
+            : { ...ruleRef(rule), effect: "disconnects-others", detail: `the older session(s) would be disconnected` },
+        );
+      }
+    }
+  }
+  return { allowed: !said.some((entry) => entry.effect === "deny"), identity, room, rules: said };
+}
