@@ -74,6 +74,19 @@ export default $config({
       environment: { WEBHOOK_PUBLIC_URL: webhookUrl },
     });
 
-    return { webhookUrl };
+    // The admin API: every route IAM-authenticated at API Gateway; the caller's ARN is the audited actor.
+    api.route(
+      "ANY /admin/{proxy+}",
+      {
+        handler: "functions/admin.handler",
+        ...runtime,
+        memory: "256 MB",
+        timeout: "20 seconds",
+        link: [rules, sessions, audit],
+      },
+      { auth: { iam: true } },
+    );
+
+    return { webhookUrl, adminUrl: api.url };
   },
 });

@@ -12,7 +12,7 @@ import {
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { z } from "zod";
 import { type AuditEntry, type AuditQuery, auditEntrySchema } from "../audit.ts";
-import { AuditEntryExistsError, AuditEntryFinalizedError } from "../errors.ts";
+import { AuditEntryExistsError, AuditEntryFinalizedError, ValidationError } from "../errors.ts";
 import type { AuditLog } from "../ports.ts";
 import type { auditTable } from "../tables.ts";
 import { parse } from "../validation.ts";
@@ -47,7 +47,7 @@ const cursorSchema = z.strictObject({
     .string()
     .regex(/^\d{4}-\d{2}$/)
     .optional(),
-  key: z.record(z.string(), z.string()),
+  key: z.object({ pk: z.string().startsWith("entry#"), at: z.string().min(1) }).catchall(z.string()),
 });
 
 const encodeCursor = (cursor: z.output<typeof cursorSchema>) =>
@@ -268,6 +268,15 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
     async query(query, page) {
       const plan = planQuery(query, options);
       const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+      // A cursor is only good for the query that issued it: it must carry this index's key.
+      if (
+        start !== undefined &&
+        (start.key[plan.hashAttribute] === undefined || (plan.index === "byMonth") !== (start.month !== undefined))
+      ) {
+        throw new ValidationError("cursor", [
+          { field: "cursor", message: "not a cursor of this query: start again without it" },
+        ]);
+      }
       let month = plan.index === "byMonth" ? (start?.month ?? monthOf(plan.to)) : undefined;
       let startKey: Item | undefined = start?.key;
       const entries: AuditEntry[] = [];
@@ -302,7 +311,7 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
               result.LastEvaluatedKey !== undefined ||
               (month !== undefined && month > monthOf(plan.from));
             if (!more) return { entries };
-            const key: Record<string, string> = {
+            const key: { pk: string; at: string; [attribute: string]: string } = {
               pk: item.pk,
               at: item.at,
               [plan.hashAttribute]: item[plan.hashAttribute],
