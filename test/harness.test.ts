@@ -1,6 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
-import { beforeAll, describe, expect, it } from "vitest";
-import { type IndexDefinition, type TableDefinition, type TableName, tables } from "../core/tables.ts";
+import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { createDocumentClient, ensureTables } from "../core/dynamo/client.ts";
+import { type IndexDefinition, sessionsTable, type TableDefinition, type TableName, tables } from "../core/tables.ts";
 import { createTestTables } from "./support/tables.ts";
 
 type TestTables = Awaited<ReturnType<typeof createTestTables>>;
@@ -77,5 +80,37 @@ describe("test tables in DynamoDB Local", () => {
       expect(other.names[name]).not.toBe(created.names[name]);
       expect(other.names[name]).toMatch(new RegExp(`-${name}$`));
     }
+  });
+});
+
+describe("tables kept from an older version", () => {
+  it("get the indexes added since, and keep their items", async () => {
+    const endpoint = inject("dynamoEndpoint");
+    const client = createDocumentClient({ endpoint });
+    const name = `old-${randomBytes(4).toString("hex")}-Sessions`;
+    const { activeShard: _, ...oldFields } = sessionsTable.fields;
+    const old = {
+      ...sessionsTable,
+      fields: oldFields,
+      globalIndexes: { byDeadline: sessionsTable.globalIndexes.byDeadline },
+    };
+    await ensureTables(client, [old], () => name);
+    await client.send(new PutCommand({ TableName: name, Item: { pk: "room#x", sk: "room", activeShard: "active" } }));
+
+    await ensureTables(client, [sessionsTable], () => name);
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+    expect((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName).sort()).toEqual([
+      "byActiveRoom",
+      "byDeadline",
+    ]);
+    const { Items } = await client.send(
+      new QueryCommand({
+        TableName: name,
+        IndexName: "byActiveRoom",
+        KeyConditionExpression: "activeShard = :a",
+        ExpressionAttributeValues: { ":a": "active" },
+      }),
+    );
+    expect(Items).toHaveLength(1);
   });
 });

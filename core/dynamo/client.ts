@@ -1,8 +1,10 @@
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -93,10 +95,11 @@ export async function ensureTables(
   await Promise.all(
     definitions.map(async (definition) => {
       const tableName = nameOf(definition);
+      const input = createTableInput(definition, tableName);
       try {
-        await client.send(new CreateTableCommand(createTableInput(definition, tableName)));
+        await client.send(new CreateTableCommand(input));
       } catch (error) {
-        if (error instanceof ResourceInUseException) return;
+        if (error instanceof ResourceInUseException) return addMissingIndexes(client, input);
         throw storeError(`create table ${tableName}`, error);
       }
       if (definition.ttl !== undefined) {
@@ -109,4 +112,33 @@ export async function ensureTables(
       }
     }),
   );
+}
+
+/**
+ * A table kept from an older version (the local stack's data folder) may lack an index added since: create it, one
+ * at a time as DynamoDB requires, waiting for each to become active.
+ */
+async function addMissingIndexes(client: DynamoDBDocumentClient, input: CreateTableCommandInput): Promise<void> {
+  const tableName = input.TableName as string;
+  for (const index of input.GlobalSecondaryIndexes ?? []) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if ((Table?.GlobalSecondaryIndexes ?? []).some((existing) => existing.IndexName === index.IndexName)) continue;
+    await client.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: (input.AttributeDefinitions ?? []).filter((attribute) =>
+          (index.KeySchema ?? []).some((key) => key.AttributeName === attribute.AttributeName),
+        ),
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }),
+    );
+    for (let waited = 0; waited < 60_000; waited += 200) {
+      const { Table: updated } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+      const status = updated?.GlobalSecondaryIndexes?.find(
+        (existing) => existing.IndexName === index.IndexName,
+      )?.IndexStatus;
+      if (status === "ACTIVE") break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
