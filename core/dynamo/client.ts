@@ -91,6 +91,7 @@ export async function ensureTables(
   client: DynamoDBDocumentClient,
   definitions: readonly TableDefinition[],
   nameOf: (definition: TableDefinition) => string,
+  options: { readonly waitForIndexes?: boolean } = {},
 ): Promise<void> {
   await Promise.all(
     definitions.map(async (definition) => {
@@ -99,7 +100,8 @@ export async function ensureTables(
       try {
         await client.send(new CreateTableCommand(input));
       } catch (error) {
-        if (error instanceof ResourceInUseException) return addMissingIndexes(client, input);
+        if (error instanceof ResourceInUseException)
+          return addMissingIndexes(client, input, options.waitForIndexes ?? true);
         throw storeError(`create table ${tableName}`, error);
       }
       if (definition.ttl !== undefined) {
@@ -118,7 +120,11 @@ export async function ensureTables(
  * A table kept from an older version (the local stack's data folder) may lack an index added since: create it, one
  * at a time as DynamoDB requires, waiting for each to become active.
  */
-async function addMissingIndexes(client: DynamoDBDocumentClient, input: CreateTableCommandInput): Promise<void> {
+async function addMissingIndexes(
+  client: DynamoDBDocumentClient,
+  input: CreateTableCommandInput,
+  wait: boolean,
+): Promise<void> {
   const tableName = input.TableName as string;
   for (const index of input.GlobalSecondaryIndexes ?? []) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
@@ -132,7 +138,7 @@ async function addMissingIndexes(client: DynamoDBDocumentClient, input: CreateTa
         GlobalSecondaryIndexUpdates: [{ Create: index }],
       }),
     );
-    for (let waited = 0; waited < 60_000; waited += 200) {
+    for (let waited = 0; wait && waited < 60_000; waited += 200) {
       const { Table: updated } = await client.send(new DescribeTableCommand({ TableName: tableName }));
       const status = updated?.GlobalSecondaryIndexes?.find(
         (existing) => existing.IndexName === index.IndexName,

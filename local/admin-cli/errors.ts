@@ -22,11 +22,19 @@ export class ApiError extends Error {
   override readonly name = "ApiError";
   readonly status: number;
   readonly issues: readonly { readonly field: string; readonly message: string }[];
+  /** What to do about it, when the CLI can tell (a refused credential, say). */
+  readonly hint: string | undefined;
 
-  constructor(status: number, message: string, issues: readonly { field: string; message: string }[] = []) {
+  constructor(
+    status: number,
+    message: string,
+    issues: readonly { field: string; message: string }[] = [],
+    hint?: string,
+  ) {
     super(message);
     this.status = status;
     this.issues = issues;
+    this.hint = hint;
   }
 }
 
