@@ -92,13 +92,14 @@ function ifMatch(headers: Readonly<Record<string, string | undefined>>): number 
   return Number(match[1]);
 }
 
-const errorBody = z.object({
+/** Response bodies: the schemas the OpenAPI document publishes and clients (the CLI) validate against. */
+export const errorBody = z.object({
   message: z.string(),
   issues: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
 });
-const rulePage = z.object({ rules: z.array(ruleSchema), cursor: z.string().optional() });
-const auditPage = z.object({ entries: z.array(auditEntrySchema), cursor: z.string().optional() });
-const decisionBody = z.object({
+export const rulePage = z.object({ rules: z.array(ruleSchema), cursor: z.string().optional() });
+export const auditPage = z.object({ entries: z.array(auditEntrySchema), cursor: z.string().optional() });
+export const decisionBody = z.object({
   allowed: z.boolean(),
   identity: z.string(),
   room: z.string(),

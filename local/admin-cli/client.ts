@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { auditPage, decisionBody, rulePage } from "../../core/admin-api.ts";
 import { auditEntrySchema } from "../../core/audit.ts";
 import { ruleSchema } from "../../core/rules.ts";
 import { ApiError, NetworkError } from "./errors.ts";
@@ -43,23 +44,9 @@ interface Call {
   readonly ifMatch?: number | undefined;
 }
 
-const rulePageSchema = z.object({ rules: z.array(ruleSchema), cursor: z.string().optional() });
-const auditPageSchema = z.object({ entries: z.array(auditEntrySchema), cursor: z.string().optional() });
-const decisionSchema = z.object({
-  allowed: z.boolean(),
-  identity: z.string(),
-  room: z.string(),
-  rules: z.array(
-    z.object({
-      id: z.string(),
-      kind: z.string(),
-      version: z.number(),
-      mode: z.string(),
-      effect: z.string(),
-      detail: z.string(),
-    }),
-  ),
-});
+const rulePageSchema = rulePage;
+const auditPageSchema = auditPage;
+const decisionSchema = decisionBody;
 /** The API's error body; API Gateway's own IAM refusals say `Message`. */
 const errorBodySchema = z.object({
   message: z.string().optional(),
