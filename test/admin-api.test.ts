@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routes } from "../core/admin-api.ts";
 import { auditEntryIds } from "../core/audit.ts";
+import { OPENAPI_FILE, renderOpenApi } from "../local/write-openapi.ts";
 import { ADMIN_TOKEN, type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
 /** The admin API through the real handler, over HTTP, on DynamoDB Local; bans it creates reach the pipeline. */
@@ -308,6 +310,10 @@ describe("decisions and enforcement", () => {
 });
 
 describe("OpenAPI", () => {
+  it("the copy in docs/ is the generated document (run `npm run openapi` after changing a route)", () => {
+    expect(readFileSync(OPENAPI_FILE, "utf8")).toBe(renderOpenApi());
+  });
+
   it("is served, validates as OpenAPI 3.1, and lists exactly the routes that exist", async () => {
     const served = await api("/admin/openapi.json");
     expect(served.status).toBe(200);
