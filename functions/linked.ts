@@ -2,27 +2,43 @@ import { Resource } from "sst";
 import type { Environment } from "../core/config.ts";
 
 /**
- * The function's configuration as environment variables: what `sst.config.ts` links (secrets, tables, the queue)
- * is read through SST's `Resource`, on top of the plain environment. Reading a resource that is not linked to this
- * function throws, naming it, at cold start.
+ * What `sst.config.ts` links to a function (secrets, tables, the queue), as the environment variables the config
+ * loaders read: one table, used here with SST's `Resource` and by the wiring test with recorded links.
  */
-export function linkedEnvironment(): Environment {
-  const environment: Record<string, string | undefined> = { ...process.env };
-  const link = (name: string, get: () => string) => {
+export const linkedVariables = {
+  TWILIO_ACCOUNT_SID: { link: "TwilioAccountSid", property: "value" },
+  TWILIO_AUTH_TOKEN: { link: "TwilioAuthToken", property: "value" },
+  TWILIO_API_KEY: { link: "TwilioApiKey", property: "value" },
+  TWILIO_API_SECRET: { link: "TwilioApiSecret", property: "value" },
+  RULES_TABLE: { link: "Rules", property: "name" },
+  SESSIONS_TABLE: { link: "Sessions", property: "name" },
+  AUDIT_TABLE: { link: "Audit", property: "name" },
+  CALLBACK_QUEUE_URL: { link: "Callbacks", property: "url" },
+} as const;
+
+/**
+ * The environment with the linked resources' values on top. A resource not linked to this function is left out
+ * (the plain environment's value, if any, stands) and the config loaders name what is missing; an empty optional
+ * secret (the API key pair) counts as unset.
+ */
+export function environmentFromLinks(
+  read: (link: string, property: string) => unknown,
+  base: Environment,
+): Environment {
+  const environment: Record<string, string | undefined> = { ...base };
+  for (const [variable, { link, property }] of Object.entries(linkedVariables)) {
+    let value: unknown;
     try {
-      // An empty optional secret (the API key pair) counts as unset.
-      environment[name] = get() || undefined;
+      value = read(link, property);
     } catch {
-      // Not linked to this function: the plain environment's value, if any, stands; the config names what is missing.
+      continue; // SST throws for a resource that is not linked
     }
-  };
-  link("TWILIO_ACCOUNT_SID", () => Resource.TwilioAccountSid.value);
-  link("TWILIO_AUTH_TOKEN", () => Resource.TwilioAuthToken.value);
-  link("TWILIO_API_KEY", () => Resource.TwilioApiKey.value);
-  link("TWILIO_API_SECRET", () => Resource.TwilioApiSecret.value);
-  link("RULES_TABLE", () => Resource.Rules.name);
-  link("SESSIONS_TABLE", () => Resource.Sessions.name);
-  link("AUDIT_TABLE", () => Resource.Audit.name);
-  link("CALLBACK_QUEUE_URL", () => Resource.Callbacks.url);
+    if (typeof value === "string") environment[variable] = value || undefined;
+  }
   return environment;
+}
+
+export function linkedEnvironment(): Environment {
+  const resources = Resource as unknown as Record<string, Record<string, unknown> | undefined>;
+  return environmentFromLinks((link, property) => resources[link]?.[property], process.env);
 }

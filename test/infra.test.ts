@@ -1,0 +1,252 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadStoreConfig, loadTwilioConfig, loadWebhookConfig } from "../core/config.ts";
+import { adminDependencies, enforcerDependencies, sweepDependencies, webhookDependencies } from "../core/runtime.ts";
+import { auditTable, rulesTable, sessionsTable, type TableDefinition } from "../core/tables.ts";
+import { environmentFromLinks, linkedVariables } from "../functions/linked.ts";
+
+/**
+ * `sst.config.ts` evaluated with recording stand-ins for SST's globals (nothing can reach AWS here): the wiring is
+ * checked against the code that runs in each function.
+ */
+
+interface Component {
+  readonly type: string;
+  readonly name: string;
+  readonly args: Record<string, unknown>;
+}
+
+interface FunctionRecord {
+  readonly via: string;
+  readonly handler: string;
+  readonly args: Record<string, unknown>;
+  readonly options?: Record<string, unknown>;
+}
+
+const components: Component[] = [];
+const functions: FunctionRecord[] = [];
+
+class Recorded {
+  readonly name: string;
+  readonly arn: string;
+  readonly url: string;
+  constructor(type: string, name: string, args: Record<string, unknown> = {}) {
+    this.name = name;
+    this.arn = `arn:${name}`;
+    this.url = `https://${name.toLowerCase()}.example`;
+    components.push({ type, name, args });
+  }
+}
+
+const linkName = (link: unknown) => (link as Recorded).name;
+
+async function evaluate(stage: string) {
+  components.length = 0;
+  functions.length = 0;
+  const g = globalThis as Record<string, unknown>;
+  g.$config = (config: unknown) => config;
+  g.$interpolate = (strings: TemplateStringsArray, ...values: unknown[]) =>
+    strings.reduce((text, part, i) => text + part + (i < values.length ? String(values[i]) : ""), "");
+  g.sst = {
+    Secret: class extends Recorded {
+      constructor(name: string, placeholder?: string) {
+        super("Secret", name, placeholder === undefined ? {} : { placeholder });
+      }
+    },
+    aws: {
+      Dynamo: class extends Recorded {
+        constructor(name: string, args: Record<string, unknown>) {
+          super("Dynamo", name, args);
+        }
+      },
+      Queue: class extends Recorded {
+        constructor(name: string, args: Record<string, unknown>) {
+          super("Queue", name, args);
+        }
+        subscribe(args: Record<string, unknown>, options: Record<string, unknown>) {
+          functions.push({ via: `Queue ${this.name}`, handler: String(args.handler), args, options });
+        }
+      },
+      Cron: class extends Recorded {
+        constructor(name: string, args: Record<string, unknown>) {
+          super("Cron", name, args);
+          const job = args.job as Record<string, unknown>;
+          functions.push({ via: `Cron ${name}`, handler: String(job.handler), args: job });
+        }
+      },
+      ApiGatewayV2: class extends Recorded {
+        constructor(name: string, args: Record<string, unknown> = {}) {
+          super("ApiGatewayV2", name, args);
+        }
+        route(route: string, args: Record<string, unknown>, options?: Record<string, unknown>) {
+          functions.push({
+            via: `Route ${route}`,
+            handler: String(args.handler),
+            args,
+            ...(options === undefined ? {} : { options }),
+          });
+        }
+      },
+    },
+  };
+  const config = (await import("../sst.config.ts")).default as unknown as {
+    app(input: { stage: string }): Record<string, unknown>;
+    run(): Promise<Record<string, unknown>>;
+  };
+  const app = config.app({ stage });
+  const outputs = await config.run();
+  return { app, outputs };
+}
+
+let production: Awaited<ReturnType<typeof evaluate>>;
+beforeAll(async () => {
+  production = await evaluate("production");
+});
+afterAll(() => {
+  const g = globalThis as Record<string, unknown>;
+  delete g.$config;
+  delete g.$interpolate;
+  delete g.sst;
+});
+
+const byHandler = (handler: string) => {
+  const found = functions.find((f) => f.handler === handler);
+  if (found === undefined) throw new Error(`no function with handler ${handler}`);
+  return found;
+};
+
+/** A fake value for each linked resource, as SST would inject it. */
+const fakeResource = (name: string): Record<string, string> => ({
+  name: `${name}-table`,
+  url: `https://sqs.example/${name}.fifo`,
+  value:
+    name === "TwilioAccountSid"
+      ? `AC${"a".repeat(32)}`
+      : name === "TwilioApiKey"
+        ? `SK${"b".repeat(32)}`
+        : `${name}-secret`,
+});
+
+/** Builds the function's dependencies exactly as its entry point does, from its links and environment only. */
+const builders: Record<string, (env: Record<string, string | undefined>) => unknown> = {
+  "functions/webhook.handler": (env) => webhookDependencies(loadWebhookConfig(env)),
+  "functions/enforcer.handler": (env) => enforcerDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
+  "functions/sweep.handler": (env) => sweepDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
+  "functions/admin.handler": (env) => adminDependencies(loadStoreConfig(env)),
+};
+
+function environmentOf(fn: FunctionRecord, links: readonly string[]) {
+  const linked = new Set(links);
+  return environmentFromLinks(
+    (link, property) => {
+      if (!linked.has(link)) throw new Error(`${link} is not linked`);
+      return fakeResource(link)[property];
+    },
+    (fn.args.environment ?? {}) as Record<string, string>,
+  );
+}
+
+/** Links a function may do without: the optional API key pair (REST falls back to the Auth Token). */
+const optional = new Set(["TwilioApiKey", "TwilioApiSecret"]);
+
+describe("sst.config.ts wiring", () => {
+  it("declares the four functions", () => {
+    expect(functions.map((f) => f.handler).sort()).toEqual(Object.keys(builders).sort());
+  });
+
+  it.each(Object.keys(builders))("%s starts with its links alone, and loses no link it needs", (handler) => {
+    const fn = byHandler(handler);
+    const links = ((fn.args.link ?? []) as unknown[]).map(linkName);
+    const build = builders[handler] as (env: Record<string, string | undefined>) => unknown;
+    expect(() => build(environmentOf(fn, links))).not.toThrow();
+    for (const link of links.filter((l) => !optional.has(l))) {
+      expect(
+        () =>
+          build(
+            environmentOf(
+              fn,
+              links.filter((l) => l !== link),
+            ),
+          ),
+        `without ${link}`,
+      ).toThrow();
+    }
+  });
+
+  it.each(Object.keys(builders))("%s links nothing it does not read (least privilege)", (handler) => {
+    const fn = byHandler(handler);
+    const links = ((fn.args.link ?? []) as unknown[]).map(linkName);
+    const env = environmentOf(fn, links);
+    // Every link feeds a variable; a link whose variable the function's config never reads is surplus.
+    const reads: Record<string, readonly string[]> = {
+      "functions/webhook.handler": ["TWILIO_AUTH_TOKEN", "CALLBACK_QUEUE_URL"],
+      "functions/enforcer.handler": [
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_API_KEY",
+        "TWILIO_API_SECRET",
+        "RULES_TABLE",
+        "SESSIONS_TABLE",
+        "AUDIT_TABLE",
+      ],
+      "functions/sweep.handler": [
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_API_KEY",
+        "TWILIO_API_SECRET",
+        "RULES_TABLE",
+        "SESSIONS_TABLE",
+        "AUDIT_TABLE",
+      ],
+      "functions/admin.handler": ["RULES_TABLE", "SESSIONS_TABLE", "AUDIT_TABLE"],
+    };
+    const fed = Object.entries(linkedVariables)
+      .filter(([, { link }]) => links.includes(link))
+      .map(([variable]) => variable);
+    expect(fed.sort()).toEqual([...(reads[handler] ?? [])].sort());
+    expect(env).toBeDefined();
+  });
+
+  it("protects every admin route with IAM, and leaves the webhook open (Twilio signs it)", () => {
+    const routes = functions.filter((f) => f.via.startsWith("Route "));
+    for (const route of routes.filter((r) => r.via.includes("/admin"))) {
+      expect(route.options).toMatchObject({ auth: { iam: true } });
+    }
+    expect(routes.some((r) => r.via.includes("/admin"))).toBe(true);
+    expect(byHandler("functions/webhook.handler").options?.auth).toBeUndefined();
+  });
+
+  it("gives the callback queue a dead-letter queue and a visibility timeout of at least six enforcer timeouts", () => {
+    const queue = components.find((c) => c.type === "Queue" && c.name === "Callbacks");
+    const enforcer = byHandler("functions/enforcer.handler");
+    const seconds = (value: unknown) => Number(/^(\d+) seconds?$/.exec(String(value))?.[1]);
+    expect(queue?.args.fifo).toBe(true);
+    expect((queue?.args.dlq as { queue: string } | undefined)?.queue).toBe("arn:CallbacksDeadLetter");
+    expect(seconds(queue?.args.visibilityTimeout)).toBeGreaterThanOrEqual(6 * seconds(enforcer.args.timeout));
+    expect(enforcer.options).toMatchObject({ batch: { partialResponses: true } });
+  });
+
+  it.each([rulesTable, sessionsTable, auditTable] as TableDefinition[])(
+    "declares table $name with the code's keys, indexes and TTL, and point-in-time recovery",
+    (table) => {
+      const declared = components.find((c) => c.type === "Dynamo" && c.name === table.name);
+      expect(declared?.args).toMatchObject({
+        fields: table.fields,
+        primaryIndex: table.primaryIndex,
+        globalIndexes: table.globalIndexes,
+        ...(table.ttl === undefined ? {} : { ttl: table.ttl }),
+        transform: { table: { pointInTimeRecovery: { enabled: true } } },
+      });
+    },
+  );
+
+  it("pins runtime and architecture on every function", () => {
+    for (const fn of functions) expect(fn.args).toMatchObject({ runtime: "nodejs22.x", architecture: "arm64" });
+  });
+
+  it("retains and protects production data; other stages are removable", async () => {
+    expect(production.app).toMatchObject({ removal: "retain", protect: true });
+    const dev = await evaluate("dev");
+    expect(dev.app).toMatchObject({ removal: "remove", protect: false });
+    expect(Object.keys(production.outputs).sort()).toEqual(["adminUrl", "webhookUrl"]);
+  });
+});
