@@ -11,6 +11,7 @@ export default $config({
     };
   },
   async run() {
+    const production = $app.stage === "production";
     const { tables } = await import("./core/tables.ts");
     const [rules, sessions, audit] = tables.map(
       (table) =>
@@ -29,7 +30,11 @@ export default $config({
     const twilioApiKey = new sst.Secret("TwilioApiKey", "");
     const twilioApiSecret = new sst.Secret("TwilioApiSecret", "");
 
-    const runtime = { runtime: "nodejs22.x", architecture: "arm64" } as const;
+    const runtime = {
+      runtime: "nodejs22.x",
+      architecture: "arm64",
+      logging: { retention: production ? "3 months" : "1 week" },
+    } as const;
     const enforcerTimeoutSeconds = 30;
 
     // FIFO: one identity's callbacks in order, one at a time; SQS drops a repeated callback within five minutes.
@@ -86,6 +91,59 @@ export default $config({
       },
       { auth: { iam: true } },
     );
+
+    // Alarms: anything in the dead-letter queue, any failed kick, any webhook error. ALARM_EMAIL subscribes an address.
+    const alarms = new aws.sns.Topic("Alarms");
+    if (process.env.ALARM_EMAIL) {
+      new aws.sns.TopicSubscription("AlarmEmail", {
+        topic: alarms.arn,
+        protocol: "email",
+        endpoint: process.env.ALARM_EMAIL,
+      });
+    }
+    const alarm = (
+      name: string,
+      description: string,
+      metric: {
+        namespace: string;
+        metricName: string;
+        dimensions: Record<string, $util.Input<string>>;
+        statistic: string;
+      },
+    ) =>
+      new aws.cloudwatch.MetricAlarm(name, {
+        alarmDescription: description,
+        ...metric,
+        period: 60,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [alarms.arn],
+        okActions: [alarms.arn],
+      });
+    alarm(
+      "DeadLettersAlarm",
+      "Callbacks in the dead-letter queue: kicks gave up; see the audit trail's failed entries",
+      {
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: deadLetters.nodes.queue.name },
+        statistic: "Maximum",
+      },
+    );
+    alarm("KickFailuresAlarm", "Twilio refused or did not answer a kick", {
+      namespace: "RoomWarden",
+      metricName: "KickFailures",
+      dimensions: { service: "enforcer" },
+      statistic: "Sum",
+    });
+    alarm("WebhookErrorsAlarm", "The webhook could not queue a callback", {
+      namespace: "RoomWarden",
+      metricName: "WebhookErrors",
+      dimensions: { service: "webhook" },
+      statistic: "Sum",
+    });
 
     return { webhookUrl, adminUrl: api.url };
   },

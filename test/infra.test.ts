@@ -29,20 +29,37 @@ class Recorded {
   readonly name: string;
   readonly arn: string;
   readonly url: string;
+  readonly nodes: { queue: { name: string } };
   constructor(type: string, name: string, args: Record<string, unknown> = {}) {
     this.name = name;
     this.arn = `arn:${name}`;
     this.url = `https://${name.toLowerCase()}.example`;
+    this.nodes = { queue: { name: `${name}-queue` } };
     components.push({ type, name, args });
   }
 }
 
+const recorder = (type: string) =>
+  class extends Recorded {
+    constructor(name: string, args: Record<string, unknown> = {}) {
+      super(type, name, args);
+    }
+  };
+
 const linkName = (link: unknown) => (link as Recorded).name;
 
-async function evaluate(stage: string) {
+async function evaluate(stage: string, env: Record<string, string> = {}) {
   components.length = 0;
   functions.length = 0;
   const g = globalThis as Record<string, unknown>;
+  g.$app = { stage, name: "room-warden" };
+  g.aws = {
+    sns: { Topic: recorder("sns.Topic"), TopicSubscription: recorder("sns.TopicSubscription") },
+    cloudwatch: { MetricAlarm: recorder("cloudwatch.MetricAlarm") },
+  };
+  const saved = process.env.ALARM_EMAIL;
+  if (env.ALARM_EMAIL === undefined) delete process.env.ALARM_EMAIL;
+  else process.env.ALARM_EMAIL = env.ALARM_EMAIL;
   g.$config = (config: unknown) => config;
   g.$interpolate = (strings: TemplateStringsArray, ...values: unknown[]) =>
     strings.reduce((text, part, i) => text + part + (i < values.length ? String(values[i]) : ""), "");
@@ -94,6 +111,8 @@ async function evaluate(stage: string) {
   };
   const app = config.app({ stage });
   const outputs = await config.run();
+  if (saved === undefined) delete process.env.ALARM_EMAIL;
+  else process.env.ALARM_EMAIL = saved;
   return { app, outputs };
 }
 
@@ -104,6 +123,8 @@ beforeAll(async () => {
 afterAll(() => {
   const g = globalThis as Record<string, unknown>;
   delete g.$config;
+  delete g.$app;
+  delete g.aws;
   delete g.$interpolate;
   delete g.sst;
 });
@@ -239,8 +260,34 @@ describe("sst.config.ts wiring", () => {
     },
   );
 
-  it("pins runtime and architecture on every function", () => {
-    for (const fn of functions) expect(fn.args).toMatchObject({ runtime: "nodejs22.x", architecture: "arm64" });
+  it("pins runtime, architecture, memory, timeout and log retention on every function", () => {
+    for (const fn of functions) {
+      expect(fn.args).toMatchObject({
+        runtime: "nodejs22.x",
+        architecture: "arm64",
+        logging: { retention: "3 months" },
+      });
+      expect(fn.args.memory).toMatch(/^\d+ MB$/);
+      expect(fn.args.timeout).toMatch(/^\d+ seconds$/);
+    }
+  });
+
+  it("alarms on dead letters, kick failures and webhook errors, e-mailing ALARM_EMAIL when set", async () => {
+    const alarms = components.filter((c) => c.type === "cloudwatch.MetricAlarm");
+    expect(alarms.map((a) => a.args.metricName).sort()).toEqual([
+      "ApproximateNumberOfMessagesVisible",
+      "KickFailures",
+      "WebhookErrors",
+    ]);
+    expect(alarms.find((a) => a.args.metricName === "ApproximateNumberOfMessagesVisible")?.args.dimensions).toEqual({
+      QueueName: "CallbacksDeadLetter-queue",
+    });
+    expect(components.some((c) => c.type === "sns.TopicSubscription")).toBe(false);
+    await evaluate("production", { ALARM_EMAIL: "ops@example.com" });
+    expect(components.find((c) => c.type === "sns.TopicSubscription")?.args).toMatchObject({
+      protocol: "email",
+      endpoint: "ops@example.com",
+    });
   });
 
   it("retains and protects production data; other stages are removable", async () => {
