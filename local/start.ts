@@ -4,24 +4,33 @@
  * (on a timer) and admin API — served over HTTP.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadTwilioConfig } from "../core/config.ts";
 import { tables } from "../core/tables.ts";
 import { observability } from "../functions/observability.ts";
 import { createTables, DynamoDbLocalStartError, PortInUseError, startDynamoDbLocal } from "./dynamodb.ts";
+import { HANDSHAKE_FILE } from "./handshake.ts";
 import { JavaUnavailableError } from "./java.ts";
 import { startLocalPipeline } from "./pipeline.ts";
 import { startEmulator, type TwilioEmulator } from "./twilio-emulator/index.ts";
 
 const TABLE_PREFIX = "room-warden-local-";
+/** How stale the enforcer's pattern and limit rules may be: short, so a rule just written applies within seconds. */
+const RULE_CACHE_MS = 2000;
 const DATA_DIRECTORY = fileURLToPath(new URL("../.dynamodb/", import.meta.url));
+/**
+ * The handshake: where the running stack says what runs where, and its admin token, so that `npm run demo` (and any
+ * local tool) finds it with no configuration. Git-ignored; written once everything is up, removed on stop.
+ * `ROOM_WARDEN_HANDSHAKE_FILE` moves it (the tests keep theirs in a temporary directory). local/demo.ts reads it.
+ */
 const USAGE = `Usage: npm start [-- [--port N] [--http-port N] [--emulator-port N] [--in-memory]]
   --port N           DynamoDB Local's port (default 8000)
   --http-port N      the webhook and admin API (default 4000)
   --emulator-port N  the Twilio emulator, when no TWILIO_ACCOUNT_SID is set (default 4010)
-  --in-memory        keep no data between runs (default: kept in .dynamodb/)`;
+  --in-memory        keep no data between runs (default: kept in .dynamodb/)
+A port of 0 means any free one; the URLs printed (and written to .room-warden-local.json) are the actual ones.`;
 
 /** Exit codes: 1 for a missing prerequisite or a failed start, 2 for a usage error or a busy port. */
 function fail(message: string, code: 1 | 2): never {
@@ -29,6 +38,7 @@ function fail(message: string, code: 1 | 2): never {
   process.exit(code);
 }
 
+/** Ports as given; 0 means any free port. */
 function parseOptions(): { port: number; httpPort: number; emulatorPort: number; inMemory: boolean } {
   let values: { port?: string; "http-port"?: string; "emulator-port"?: string; "in-memory"?: boolean; help?: boolean };
   try {
@@ -49,9 +59,10 @@ function parseOptions(): { port: number; httpPort: number; emulatorPort: number;
     process.exit(0);
   }
   const portOption = (name: "port" | "http-port" | "emulator-port", fallback: number) => {
-    const value = Number(values[name] ?? fallback);
-    if (!Number.isInteger(value) || value < 1 || value > 65_535)
-      fail(`--${name} must be 1-65535, got ${values[name]}\n${USAGE}`, 2);
+    const given = values[name];
+    const value = given === undefined ? fallback : /^\d+$/.test(given) ? Number(given) : Number.NaN;
+    if (!Number.isInteger(value) || value < 0 || value > 65_535)
+      fail(`--${name} must be 0-65535 (0: any free port), got ${given}\n${USAGE}`, 2);
     return value;
   };
   return {
@@ -79,13 +90,14 @@ const stopRequested = new Promise<void>((resolve) => {
 
 if (!inMemory) mkdirSync(DATA_DIRECTORY, { recursive: true });
 const dynamo = await startDynamoDbLocal({
-  port,
+  // Without a port the helper picks a free one (and retries should another process take it first).
+  ...(port === 0 ? {} : { port }),
   ...(inMemory ? {} : { dataDirectory: DATA_DIRECTORY }),
   detached: true,
 }).catch((error: unknown) => {
   if (error instanceof PortInUseError)
     fail(
-      `${error.message}: stop whatever listens there, or choose another port: \`npm start -- --port ${port + 1}\``,
+      `${error.message}: stop whatever listens there, or choose another port: \`npm start -- --port ${port === 0 ? 0 : port + 1}\``,
       2,
     );
   if (error instanceof JavaUnavailableError || error instanceof DynamoDbLocalStartError) fail(error.message, 1);
@@ -114,7 +126,7 @@ try {
   );
   const adminToken = process.env.ROOM_WARDEN_ADMIN_TOKEN ?? randomBytes(18).toString("base64url");
   const pipeline = await startLocalPipeline({
-    stores: { tables: names, auditRetentionDays: 365, ruleCacheMs: 2000, dynamoEndpoint: dynamo.endpoint },
+    stores: { tables: names, auditRetentionDays: 365, ruleCacheMs: RULE_CACHE_MS, dynamoEndpoint: dynamo.endpoint },
     twilio,
     port: httpPort,
     ...(process.env.WEBHOOK_PUBLIC_URL === undefined ? {} : { publicUrl: process.env.WEBHOOK_PUBLIC_URL }),
@@ -124,6 +136,16 @@ try {
     adminToken,
   });
   stopPipeline = pipeline.stop;
+  writeHandshake({
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    adminUrl: pipeline.url,
+    adminToken,
+    webhookUrl: pipeline.webhookUrl,
+    emulatorUrl: emulator?.url ?? null,
+    dynamoEndpoint: dynamo.endpoint,
+    ruleCacheMs: RULE_CACHE_MS,
+  });
   const width = Math.max(...tables.map((table) => table.name.length));
   console.log(
     [
@@ -143,10 +165,12 @@ try {
       "Next: in another terminal,",
       `  export ROOM_WARDEN_ADMIN_URL=${pipeline.url} ROOM_WARDEN_ADMIN_TOKEN=${adminToken}`,
       "  npm run admin -- rules list",
+      "  npm run demo      # a guided tour: a ban, a duplicate identity, a time limit, a dry run",
       "Press Ctrl-C to stop.",
     ].join("\n"),
   );
 } catch (error) {
+  removeHandshake();
   await stopPipeline();
   await emulator?.stop();
   await dynamo.stop();
@@ -156,9 +180,44 @@ try {
 }
 
 const crashed = await Promise.race([stopRequested.then(() => undefined), dynamo.exited]);
+removeHandshake();
 await stopPipeline();
 await emulator?.stop();
 await dynamo.stop();
 if (stopSignal === undefined) fail(`DynamoDB Local stopped unexpectedly: it ${crashed}.`, 1);
 console.log("Stopped.");
 process.exit(0);
+
+interface Handshake {
+  readonly pid: number;
+  readonly startedAt: string;
+  /** The admin API's origin (routes are under /admin) and the webhook's origin. */
+  readonly adminUrl: string;
+  readonly adminToken: string;
+  readonly webhookUrl: string;
+  /** null when the stack moderates real Twilio rooms. */
+  readonly emulatorUrl: string | null;
+  readonly dynamoEndpoint: string;
+  /** A new pattern or limit rule reaches the enforcer within this time. */
+  readonly ruleCacheMs: number;
+}
+
+/** Readable by this user only: it holds the admin token. */
+function writeHandshake(handshake: Handshake): void {
+  try {
+    writeFileSync(HANDSHAKE_FILE, `${JSON.stringify(handshake, null, 2)}\n`, { mode: 0o600 });
+  } catch (error) {
+    // The stack works without it; only tools that look for it (npm run demo) need the URLs and token passed.
+    console.error(`Could not write ${HANDSHAKE_FILE}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Removes the handshake if it is still this process's (a second stack may have written its own since). */
+function removeHandshake(): void {
+  try {
+    const written = JSON.parse(readFileSync(HANDSHAKE_FILE, "utf8")) as { pid?: unknown };
+    if (written.pid === process.pid) rmSync(HANDSHAKE_FILE, { force: true });
+  } catch {
+    // Absent or unreadable: nothing of ours to remove.
+  }
+}
