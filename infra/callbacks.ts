@@ -1,0 +1,50 @@
+/// <reference path="../.sst/platform/config.d.ts" />
+import type { runtime, secrets, storage } from "./storage.ts";
+
+type Storage = ReturnType<typeof storage>;
+type Secrets = ReturnType<typeof secrets>;
+type Runtime = ReturnType<typeof runtime>;
+
+/** The callback queue (FIFO, with its dead-letter queue), the enforcer consuming it, and the sweep's schedule. */
+export function callbackProcessing({ rules, sessions, audit }: Storage, twilio: Secrets, runtime: Runtime) {
+  const {
+    accountSid: twilioAccountSid,
+    authToken: twilioAuthToken,
+    apiKey: twilioApiKey,
+    apiSecret: twilioApiSecret,
+  } = twilio;
+  const enforcerTimeoutSeconds = 30;
+
+  // FIFO: one identity's callbacks in order, one at a time; SQS drops a repeated callback within five minutes.
+  const deadLetters = new sst.aws.Queue("CallbacksDeadLetter", { fifo: true });
+  const callbacks = new sst.aws.Queue("Callbacks", {
+    fifo: true,
+    // AWS's rule for Lambda consumers: at least six times the function's timeout.
+    visibilityTimeout: `${enforcerTimeoutSeconds * 6} seconds`,
+    dlq: { queue: deadLetters.arn, retry: 5 },
+  });
+  callbacks.subscribe(
+    {
+      handler: "functions/enforcer.handler",
+      ...runtime,
+      memory: "512 MB",
+      timeout: `${enforcerTimeoutSeconds} seconds`,
+      link: [rules, sessions, audit, twilioAccountSid, twilioAuthToken, twilioApiKey, twilioApiSecret],
+    },
+    { batch: { size: 10, partialResponses: true } },
+  );
+
+  // Every minute; each run sweeps every few seconds until the next one starts (see functions/sweep.ts).
+  new sst.aws.Cron("Sweep", {
+    schedule: "rate(1 minute)",
+    job: {
+      handler: "functions/sweep.handler",
+      ...runtime,
+      memory: "512 MB",
+      timeout: "70 seconds",
+      link: [rules, sessions, audit, twilioAccountSid, twilioAuthToken, twilioApiKey, twilioApiSecret],
+    },
+  });
+
+  return { callbacks, deadLetters };
+}

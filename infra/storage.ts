@@ -1,0 +1,36 @@
+/// <reference path="../.sst/platform/config.d.ts" />
+import { tables } from "../core/tables.ts";
+
+/** The tables, from the definitions the code uses; point-in-time recovery on. */
+export function storage() {
+  const [rules, sessions, audit] = tables.map(
+    (table) =>
+      new sst.aws.Dynamo(table.name, {
+        fields: table.fields,
+        primaryIndex: table.primaryIndex,
+        globalIndexes: table.globalIndexes,
+        ...("ttl" in table ? { ttl: table.ttl } : {}),
+        transform: { table: { pointInTimeRecovery: { enabled: true } } },
+      }),
+  );
+  return { rules, sessions, audit } as { rules: sst.aws.Dynamo; sessions: sst.aws.Dynamo; audit: sst.aws.Dynamo };
+}
+
+/** Twilio's credentials. The API key pair is optional: without it, REST calls use the Auth Token. */
+export function secrets() {
+  return {
+    accountSid: new sst.Secret("TwilioAccountSid"),
+    authToken: new sst.Secret("TwilioAuthToken"),
+    apiKey: new sst.Secret("TwilioApiKey", ""),
+    apiSecret: new sst.Secret("TwilioApiSecret", ""),
+  };
+}
+
+/** Every function: the runtime and architecture pinned, logs kept for a bounded time. */
+export function runtime(production: boolean) {
+  return {
+    runtime: "nodejs22.x",
+    architecture: "arm64",
+    logging: { retention: production ? "3 months" : "1 week" },
+  } as const;
+}
