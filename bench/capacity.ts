@@ -1,0 +1,230 @@
+/**
+ * DynamoDB cost and round trips of one callback, per event type: the enforcer core run directly on dependencies
+ * built here around one instrumented document client (ReturnConsumedCapacity TOTAL on every command, a timestamp
+ * before and after each), and a Twilio client that notes when the kick request starts.
+ */
+import { performance } from "node:perf_hooks";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { systemClock } from "../core/clock.ts";
+import type { TwilioConfig } from "../core/config.ts";
+import { dynamoAuditLog } from "../core/dynamo/audit-log.ts";
+import { createDocumentClient } from "../core/dynamo/client.ts";
+import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
+import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
+import { type EnforcerDependencies, enforceCallback } from "../core/enforcer.ts";
+import { cachedRuleSource } from "../core/rule-source.ts";
+import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
+import type { TableNames } from "../core/tables.ts";
+import { twilioVideo } from "../core/twilio/video.ts";
+import type { TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { round } from "./stats.ts";
+
+export interface CommandRecord {
+  readonly command: string;
+  readonly start: number;
+  readonly end: number;
+  readonly read: number;
+  readonly write: number;
+}
+
+interface CapacityShape {
+  CapacityUnits?: number;
+  ReadCapacityUnits?: number;
+  WriteCapacityUnits?: number;
+}
+
+const READS = new Set(["GetCommand", "QueryCommand", "ScanCommand", "BatchGetCommand", "TransactGetCommand"]);
+
+/** Adds the counting middleware; every command sent through `client` is appended to `log`. */
+export function instrument(client: DynamoDBDocumentClient, log: CommandRecord[]): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { ReturnConsumedCapacity?: string };
+      input.ReturnConsumedCapacity = "TOTAL";
+      const command = String(context.commandName ?? "unknown");
+      const start = performance.now();
+      let units = 0;
+      try {
+        const result = await next(args);
+        const consumed = (result.output as { ConsumedCapacity?: CapacityShape | CapacityShape[] }).ConsumedCapacity;
+        for (const entry of Array.isArray(consumed) ? consumed : consumed === undefined ? [] : [consumed]) {
+          units += entry.CapacityUnits ?? (entry.ReadCapacityUnits ?? 0) + (entry.WriteCapacityUnits ?? 0);
+        }
+        return result;
+      } finally {
+        // A failed conditional write still consumes a write unit in AWS, but the error carries no ConsumedCapacity.
+        const end = performance.now();
+        const read = READS.has(command) ? units : 0;
+        log.push({ command, start, end, read, write: read === 0 ? units : 0 });
+      }
+    },
+    { step: "initialize", name: "benchCapacity" },
+  );
+}
+
+/** The longest chain of commands each starting after the previous ended: the sequential round trips. */
+export function sequentialRoundTrips(records: readonly CommandRecord[]): number {
+  const sorted = [...records].sort((a, b) => a.start - b.start);
+  const chain: number[] = [];
+  let longest = 0;
+  sorted.forEach((record, i) => {
+    let best = 0;
+    for (let j = 0; j < i; j++) {
+      const before = sorted[j] as CommandRecord;
+      if (before.end <= record.start) best = Math.max(best, chain[j] ?? 0);
+    }
+    chain[i] = best + 1;
+    longest = Math.max(longest, best + 1);
+  });
+  return longest;
+}
+
+export interface EventCost {
+  readonly event: string;
+  readonly samples: number;
+  /** Mean per callback. */
+  readonly readUnits: number;
+  readonly writeUnits: number;
+  readonly commands: number;
+  /** The most sequential DynamoDB round trips seen in one callback (before the kick request, for kicks). */
+  readonly sequentialRoundTrips: number;
+  readonly roundTripsBeforeKick?: number;
+  readonly commandNames: string;
+  /** Mean wall time of enforceCallback (ms), kick request included. */
+  readonly enforceMs: number;
+}
+
+export interface CapacityRun {
+  readonly events: EventCost[];
+  readonly ruleCacheMs: number;
+}
+
+const DEPLOYED_RULE_CACHE_MS = 10_000;
+
+/** `samples` callbacks of each type; rooms live in the emulator (without a StatusCallback) so the kicks are real. */
+export async function measureCapacity(options: {
+  endpoint: string;
+  names: TableNames;
+  twilio: TwilioConfig;
+  emulator: TwilioEmulator;
+  samples: number;
+  /** Distinguishes the identities of repeated runs (the scaling run). */
+  tag: string;
+}): Promise<CapacityRun> {
+  const { names, emulator, samples, tag } = options;
+  const client = createDocumentClient({ endpoint: options.endpoint });
+  const log: CommandRecord[] = [];
+  instrument(client, log);
+  let kickStartedAt: number | undefined;
+  const video = twilioVideo(options.twilio.video);
+  const ruleStore = dynamoRuleStore(client, names.Rules);
+  const deps: EnforcerDependencies = {
+    sessions: dynamoSessionStore(client, names.Sessions),
+    // As deployed: pattern and limit rules cached 10 s; exact bans are read fresh on every callback.
+    rules: cachedRuleSource(ruleStore, systemClock, DEPLOYED_RULE_CACHE_MS),
+    audit: dynamoAuditLog(client, names.Audit, { retentionDays: 365, now: () => systemClock.now() }),
+    video: {
+      ...video,
+      disconnectParticipant(room, participant) {
+        kickStartedAt = performance.now();
+        return video.disconnectParticipant(room, participant);
+      },
+    },
+    clock: systemClock,
+  };
+
+  const room = await emulator.createRoom({ uniqueName: `capacity-${tag}` });
+  const accountSid = options.twilio.accountSid;
+  const form = (
+    event: string,
+    participant: { sid: string; identity: string },
+    status: string,
+    sequence: number,
+  ): Record<string, string> => ({
+    AccountSid: accountSid,
+    RoomName: room.uniqueName,
+    RoomSid: room.sid,
+    RoomStatus: "in-progress",
+    RoomType: "group",
+    StatusCallbackEvent: event,
+    Timestamp: new Date().toISOString(),
+    SequenceNumber: String(sequence),
+    ParticipantSid: participant.sid,
+    ParticipantStatus: status,
+    ParticipantIdentity: participant.identity,
+    ...(event === "participant-disconnected" ? { ParticipantDuration: "1" } : {}),
+  });
+
+  const now = new Date().toISOString();
+  for (let i = 0; i < samples; i++) {
+    const spec = ruleSpecSchema.parse({ kind: "ban", identity: `banned-${tag}-${i}`, reason: "bench" });
+    const meta = { id: `bench-ban-${tag}-${i}`, version: 1, createdAt: now, createdBy: "bench" };
+    await ruleStore.create(ruleSchema.parse({ ...spec, ...meta, updatedAt: now, updatedBy: "bench" }));
+  }
+  // Warm the rule cache and the connection, as a warm Lambda would have them.
+  await deps.rules.forIdentity("warm-up");
+
+  async function measure(name: string, forms: (i: number) => Promise<Record<string, string>>): Promise<EventCost> {
+    let read = 0;
+    let write = 0;
+    let commands = 0;
+    let rounds = 0;
+    let beforeKick = 0;
+    let elapsed = 0;
+    const names = new Set<string>();
+    for (let i = 0; i < samples; i++) {
+      const envelope = { form: await forms(i), receivedAt: Date.now() };
+      log.length = 0;
+      kickStartedAt = undefined;
+      const started = performance.now();
+      await enforceCallback(envelope, deps);
+      elapsed += performance.now() - started;
+      for (const record of log) {
+        read += record.read;
+        write += record.write;
+        names.add(record.command);
+      }
+      commands += log.length;
+      rounds = Math.max(rounds, sequentialRoundTrips(log));
+      const kickAt = kickStartedAt;
+      if (kickAt !== undefined) {
+        beforeKick = Math.max(beforeKick, sequentialRoundTrips(log.filter((record) => record.start < kickAt)));
+      }
+    }
+    return {
+      event: name,
+      samples,
+      readUnits: round(read / samples, 3),
+      writeUnits: round(write / samples, 3),
+      commands: round(commands / samples, 2),
+      sequentialRoundTrips: rounds,
+      ...(name.includes("ban") ? { roundTripsBeforeKick: beforeKick } : {}),
+      commandNames: [...names].sort().join(" "),
+      enforceMs: round(elapsed / samples, 2),
+    };
+  }
+
+  const free: { sid: string; identity: string }[] = [];
+  const events: EventCost[] = [];
+  events.push(
+    await measure("participant-connected, no rule", async (i) => {
+      const participant = await emulator.join(room.uniqueName, `free-${tag}-${i}`);
+      free.push(participant);
+      return form("participant-connected", participant, "connected", 2 * i + 1);
+    }),
+  );
+  events.push(
+    await measure("participant-connected, exact ban (kick)", async (i) => {
+      const participant = await emulator.join(room.uniqueName, `banned-${tag}-${i}`);
+      return form("participant-connected", participant, "connected", 1);
+    }),
+  );
+  events.push(
+    await measure("participant-disconnected", async (i) => {
+      const participant = free[i] as { sid: string; identity: string };
+      return form("participant-disconnected", participant, "disconnected", 2 * i + 2);
+    }),
+  );
+  client.destroy();
+  return { events, ruleCacheMs: DEPLOYED_RULE_CACHE_MS };
+}
