@@ -14,7 +14,7 @@ import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
 import { observability } from "../functions/observability.ts";
 import { createTables, startDynamoDbLocal } from "../local/dynamodb.ts";
 import { startLocalPipeline } from "../local/pipeline.ts";
-import { startEmulator } from "../local/twilio-emulator/index.ts";
+import { startEmulator, twilioEnvironment } from "../local/twilio-emulator/index.ts";
 import { type BundleResult, ESBUILD, esbuildVersion, kb, measureBundles } from "./bundle.ts";
 import { type EventCost, measureCapacity } from "./capacity.ts";
 import { type KickLatency, measureAck, measureKick } from "./latency.ts";
@@ -58,12 +58,7 @@ try {
   const emulator = await startEmulator();
   cleanups.unshift(() => emulator.stop());
   const twilio = loadTwilioConfig({
-    TWILIO_ACCOUNT_SID: emulator.credentials.accountSid,
-    TWILIO_AUTH_TOKEN: emulator.credentials.authToken,
-    TWILIO_API_KEY: emulator.credentials.apiKeySid,
-    TWILIO_API_SECRET: emulator.credentials.apiKeySecret,
-    TWILIO_VIDEO_ORIGIN: emulator.url,
-    TWILIO_INSIGHTS_ORIGIN: emulator.url,
+    ...twilioEnvironment(emulator),
   });
   const pipeline = await startLocalPipeline({
     stores: { tables: names, auditRetentionDays: 365, ruleCacheMs: 10_000, dynamoEndpoint: dynamo.endpoint },

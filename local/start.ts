@@ -14,7 +14,7 @@ import { createTables, DynamoDbLocalStartError, PortInUseError, startDynamoDbLoc
 import { HANDSHAKE_FILE } from "./handshake.ts";
 import { JavaUnavailableError } from "./java.ts";
 import { startLocalPipeline } from "./pipeline.ts";
-import { startEmulator, type TwilioEmulator } from "./twilio-emulator/index.ts";
+import { startEmulator, type TwilioEmulator, twilioEnvironment } from "./twilio-emulator/index.ts";
 
 const TABLE_PREFIX = "room-warden-local-";
 /** How stale the enforcer's pattern and limit rules may be: short, so a rule just written applies within seconds. */
@@ -112,18 +112,7 @@ try {
   // Real Twilio when its credentials are configured (see README), the emulator otherwise.
   const realTwilio = process.env.TWILIO_ACCOUNT_SID !== undefined;
   emulator = realTwilio ? undefined : await startEmulator({ port: emulatorPort });
-  const twilio = loadTwilioConfig(
-    emulator === undefined
-      ? process.env
-      : {
-          TWILIO_ACCOUNT_SID: emulator.credentials.accountSid,
-          TWILIO_AUTH_TOKEN: emulator.credentials.authToken,
-          TWILIO_API_KEY: emulator.credentials.apiKeySid,
-          TWILIO_API_SECRET: emulator.credentials.apiKeySecret,
-          TWILIO_VIDEO_ORIGIN: emulator.url,
-          TWILIO_INSIGHTS_ORIGIN: emulator.url,
-        },
-  );
+  const twilio = loadTwilioConfig(emulator === undefined ? process.env : twilioEnvironment(emulator));
   const adminToken = process.env.ROOM_WARDEN_ADMIN_TOKEN ?? randomBytes(18).toString("base64url");
   const pipeline = await startLocalPipeline({
     stores: { tables: names, auditRetentionDays: 365, ruleCacheMs: RULE_CACHE_MS, dynamoEndpoint: dynamo.endpoint },

@@ -74,3 +74,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Twil
     },
   };
 }
+
+/** The TWILIO_* configuration that points room-warden at this emulator, as environment variables. */
+export function twilioEnvironment(emulator: TwilioEmulator): Record<string, string> {
+  return {
+    TWILIO_ACCOUNT_SID: emulator.credentials.accountSid,
+    TWILIO_AUTH_TOKEN: emulator.credentials.authToken,
+    TWILIO_API_KEY: emulator.credentials.apiKeySid,
+    TWILIO_API_SECRET: emulator.credentials.apiKeySecret,
+    TWILIO_VIDEO_ORIGIN: emulator.url,
+    TWILIO_INSIGHTS_ORIGIN: emulator.url,
+  };
+}

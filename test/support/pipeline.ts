@@ -13,7 +13,7 @@ import type { TableNames } from "../../core/tables.ts";
 import { observability } from "../../functions/observability.ts";
 import { type LocalPipeline, startLocalPipeline } from "../../local/pipeline.ts";
 import type { SqsQueueOptions } from "../../local/sqs-queue.ts";
-import { startEmulator, type TwilioEmulator } from "../../local/twilio-emulator/index.ts";
+import { startEmulator, type TwilioEmulator, twilioEnvironment } from "../../local/twilio-emulator/index.ts";
 import { createTestTables } from "./tables.ts";
 
 /** The local admin API's bearer token in tests. */
@@ -48,12 +48,7 @@ export async function startPipelineHarness(
     startEmulator({ now: () => clock.now() }),
   ]);
   const twilio = loadTwilioConfig({
-    TWILIO_ACCOUNT_SID: emulator.credentials.accountSid,
-    TWILIO_AUTH_TOKEN: emulator.credentials.authToken,
-    TWILIO_API_KEY: emulator.credentials.apiKeySid,
-    TWILIO_API_SECRET: emulator.credentials.apiKeySecret,
-    TWILIO_VIDEO_ORIGIN: emulator.url,
-    TWILIO_INSIGHTS_ORIGIN: emulator.url,
+    ...twilioEnvironment(emulator),
     TWILIO_TIMEOUT_MS: String(options.twilioTimeoutMs ?? 2000),
     TWILIO_MAX_ATTEMPTS: String(options.twilioMaxAttempts ?? 3),
   });
