@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ConfigError } from "./errors.ts";
 import type { TableNames } from "./tables.ts";
 import type { TwilioVideoOptions } from "./twilio/video.ts";
@@ -6,50 +6,58 @@ import type { TwilioVideoOptions } from "./twilio/video.ts";
 /**
  * Configuration, read once at cold start from the environment (Twilio's own variable names), validated, and failing
  * with the name of every missing or malformed variable. Values never appear in errors: some are secrets.
+ * The schemas use `zod/mini`, whose functions tree-shake, so that the webhook's bundle stays small.
  */
 
 const origin = (fallback: string) =>
-  z
-    .url({ protocol: /^https?$/, error: "expected an http(s) origin, e.g. https://video.twilio.com" })
-    .default(fallback)
-    .transform((value) => new URL(value).origin);
+  z.pipe(
+    z._default(
+      z.url({ protocol: /^https?$/, error: "expected an http(s) origin, e.g. https://video.twilio.com" }),
+      fallback,
+    ),
+    z.transform((value: string) => new URL(value).origin),
+  );
 
-const positiveInt = (fallback: number, max: number) =>
-  z.coerce
-    .number({ error: "expected a whole number" })
-    .int("expected a whole number")
-    .min(1, "expected at least 1")
-    .max(max, `expected at most ${max}`)
-    .default(fallback);
+const wholeNumber = (min: number, max: number) =>
+  z.pipe(
+    z.coerce.number({ error: "expected a whole number" }),
+    z
+      .int("expected a whole number")
+      .check(z.gte(min, `expected at least ${min}`), z.lte(max, `expected at most ${max}`)),
+  );
+
+const positiveInt = (fallback: number, max: number) => z._default(wholeNumber(1, max), fallback);
+
+const nonEmpty = (required: string) =>
+  z.string({ error: `required: ${required}` }).check(z.minLength(1, "must not be empty"));
 
 const twilioEnvironment = z
   .object({
     TWILIO_ACCOUNT_SID: z
       .string({ error: "required: the Account SID (AC…)" })
-      .regex(/^AC[0-9a-fA-F]{32}$/, "expected an Account SID: AC followed by 32 hex digits"),
-    TWILIO_AUTH_TOKEN: z
-      .string({ error: "required: the account's primary Auth Token (it validates webhooks)" })
-      .min(1, "must not be empty"),
-    TWILIO_API_KEY: z
-      .string()
-      .regex(/^SK[0-9a-fA-F]{32}$/, "expected an API key SID: SK followed by 32 hex digits")
-      .optional(),
-    TWILIO_API_SECRET: z.string().min(1, "must not be empty").optional(),
+      .check(z.regex(/^AC[0-9a-fA-F]{32}$/, "expected an Account SID: AC followed by 32 hex digits")),
+    TWILIO_AUTH_TOKEN: nonEmpty("the account's primary Auth Token (it validates webhooks)"),
+    TWILIO_API_KEY: z.optional(
+      z.string().check(z.regex(/^SK[0-9a-fA-F]{32}$/, "expected an API key SID: SK followed by 32 hex digits")),
+    ),
+    TWILIO_API_SECRET: z.optional(z.string().check(z.minLength(1, "must not be empty"))),
     TWILIO_VIDEO_ORIGIN: origin("https://video.twilio.com"),
     TWILIO_INSIGHTS_ORIGIN: origin("https://insights.twilio.com"),
     TWILIO_TIMEOUT_MS: positiveInt(5000, 60_000),
     TWILIO_MAX_ATTEMPTS: positiveInt(3, 10),
   })
-  .superRefine((env, context) => {
-    if ((env.TWILIO_API_KEY === undefined) !== (env.TWILIO_API_SECRET === undefined)) {
-      const missing = env.TWILIO_API_KEY === undefined ? "TWILIO_API_KEY" : "TWILIO_API_SECRET";
-      context.addIssue({
-        code: "custom",
-        path: [missing],
-        message: "set both TWILIO_API_KEY and TWILIO_API_SECRET, or neither",
-      });
-    }
-  });
+  .check(
+    z.superRefine((env, context) => {
+      if ((env.TWILIO_API_KEY === undefined) !== (env.TWILIO_API_SECRET === undefined)) {
+        const missing = env.TWILIO_API_KEY === undefined ? "TWILIO_API_KEY" : "TWILIO_API_SECRET";
+        context.addIssue({
+          code: "custom",
+          path: [missing],
+          message: "set both TWILIO_API_KEY and TWILIO_API_SECRET, or neither",
+        });
+      }
+    }),
+  );
 
 export interface TwilioConfig {
   readonly accountSid: string;
@@ -60,8 +68,8 @@ export interface TwilioConfig {
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
-function parseEnvironment<Schema extends z.ZodType>(schema: Schema, env: Environment): z.output<Schema> {
-  const parsed = schema.safeParse(env);
+function parseEnvironment<Schema extends z.ZodMiniType>(schema: Schema, env: Environment): z.output<Schema> {
+  const parsed = z.safeParse(schema, env);
   if (parsed.success) return parsed.data;
   throw new ConfigError(
     parsed.error.issues.map((issue) => ({ field: issue.path.map(String).join("."), message: issue.message })),
@@ -87,14 +95,13 @@ export function loadTwilioConfig(env: Environment): TwilioConfig {
   };
 }
 
-const required = (what: string) => z.string({ error: `required: ${what}` }).min(1, "must not be empty");
-
 const webhookEnvironment = z.object({
-  TWILIO_AUTH_TOKEN: required("the account's primary Auth Token (it validates webhooks)"),
-  WEBHOOK_PUBLIC_URL: z
-    .url({ protocol: /^https?$/, error: "required: the public URL Twilio calls, as set in StatusCallback" })
-    .transform((value) => value.split("?")[0] as string),
-  CALLBACK_QUEUE_URL: required("the callback queue's URL").optional(),
+  TWILIO_AUTH_TOKEN: nonEmpty("the account's primary Auth Token (it validates webhooks)"),
+  WEBHOOK_PUBLIC_URL: z.pipe(
+    z.url({ protocol: /^https?$/, error: "required: the public URL Twilio calls, as set in StatusCallback" }),
+    z.transform((value: string) => value.split("?")[0] as string),
+  ),
+  CALLBACK_QUEUE_URL: z.optional(nonEmpty("the callback queue's URL")),
 });
 
 export interface WebhookConfig {
@@ -114,12 +121,12 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
 }
 
 const storeEnvironment = z.object({
-  RULES_TABLE: required("the Rules table's name"),
-  SESSIONS_TABLE: required("the Sessions table's name"),
-  AUDIT_TABLE: required("the Audit table's name"),
+  RULES_TABLE: nonEmpty("the Rules table's name"),
+  SESSIONS_TABLE: nonEmpty("the Sessions table's name"),
+  AUDIT_TABLE: nonEmpty("the Audit table's name"),
   AUDIT_RETENTION_DAYS: positiveInt(365, 3650),
-  RULE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
-  DYNAMODB_ENDPOINT: z.url({ error: "expected a URL, e.g. http://127.0.0.1:8000" }).optional(),
+  RULE_CACHE_SECONDS: z._default(wholeNumber(0, 300), 10),
+  DYNAMODB_ENDPOINT: z.optional(z.url({ error: "expected a URL, e.g. http://127.0.0.1:8000" })),
 });
 
 export interface StoreConfig {

@@ -1,45 +1,50 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { parse } from "./validation.ts";
 
 /**
  * Twilio Video room status callbacks: the form Twilio posts (every value a string) and the domain events they
  * become (numbers and timestamps parsed). Twilio documents the event list in `StatusCallbackEvent`; an event this
  * module does not know still parses, as `{ type: "ignored" }`, so that the webhook can acknowledge and count it.
+ * The schemas use `zod/mini`, whose functions tree-shake: the webhook bundles these and little else of zod.
  */
 
 const sid = (prefix: string) =>
-  z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`), `expected a ${prefix} SID (${prefix} + 32 hex digits)`);
+  z
+    .string()
+    .check(z.regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`), `expected a ${prefix} SID (${prefix} + 32 hex digits)`));
 
 /** UTC ISO 8601, with or without fractional seconds, as epoch milliseconds. */
-const timestamp = z.iso
-  .datetime({ offset: true, error: "expected an ISO 8601 timestamp" })
-  .transform((value) => Date.parse(value));
+const timestamp = z.pipe(
+  z.iso.datetime({ offset: true, error: "expected an ISO 8601 timestamp" }),
+  z.transform((value: string) => Date.parse(value)),
+);
 
-const seconds = z
-  .string()
-  .regex(/^\d+$/, "expected a whole number of seconds")
-  .transform((value) => Number.parseInt(value, 10));
+const wholeNumber = (message: string) =>
+  z.pipe(
+    z.string().check(z.regex(/^\d+$/, message)),
+    z.transform((value: string) => Number.parseInt(value, 10)),
+  );
 
-const sequenceNumber = z
-  .string()
-  .regex(/^\d+$/, "expected a non-negative integer")
-  .transform((value) => Number.parseInt(value, 10));
+const seconds = wholeNumber("expected a whole number of seconds");
+const sequenceNumber = wholeNumber("expected a non-negative integer");
+
+const nonEmpty = (message?: string) => z.string().check(z.minLength(1, message));
 
 const roomForm = {
   AccountSid: sid("AC"),
   RoomSid: sid("RM"),
-  RoomName: z.string().min(1, "expected the room's unique name"),
-  RoomStatus: z.enum(["in-progress", "completed", "failed"]).optional(),
-  RoomType: z.string().optional(),
+  RoomName: nonEmpty("expected the room's unique name"),
+  RoomStatus: z.optional(z.enum(["in-progress", "completed", "failed"])),
+  RoomType: z.optional(z.string()),
   Timestamp: timestamp,
-  SequenceNumber: sequenceNumber.optional(),
+  SequenceNumber: z.optional(sequenceNumber),
 };
 
 const participantForm = {
   ...roomForm,
   ParticipantSid: sid("PA"),
-  ParticipantIdentity: z.string().min(1, "expected the participant's identity"),
-  ParticipantStatus: z.enum(["connected", "disconnected", "reconnecting"]).optional(),
+  ParticipantIdentity: nonEmpty("expected the participant's identity"),
+  ParticipantStatus: z.optional(z.enum(["connected", "disconnected", "reconnecting"])),
 };
 
 export const participantEventTypes = [
@@ -128,77 +133,79 @@ const base = (form: {
   ...optional("sequenceNumber", form.SequenceNumber),
 });
 
-const participantCallback = z
-  .object({
+/** A form schema whose output becomes the domain event. */
+const callback = <Shape extends z.core.$ZodLooseShape, Event extends StatusEvent>(
+  shape: Shape,
+  toEvent: (form: z.output<z.ZodMiniObject<Shape>>) => Event,
+) => z.pipe(z.object(shape), z.transform(toEvent));
+
+const participantCallback = callback(
+  {
     ...participantForm,
     StatusCallbackEvent: z.enum(participantEventTypes),
-    ParticipantDuration: seconds.optional(),
-  })
-  .transform(
-    (form): ParticipantEvent => ({
-      type: form.StatusCallbackEvent,
-      ...base(form),
-      participant: { sid: form.ParticipantSid, identity: form.ParticipantIdentity },
-      ...optional("durationSeconds", form.ParticipantDuration),
-    }),
-  );
+    ParticipantDuration: z.optional(seconds),
+  },
+  (form): ParticipantEvent => ({
+    type: form.StatusCallbackEvent,
+    ...base(form),
+    participant: { sid: form.ParticipantSid, identity: form.ParticipantIdentity },
+    ...optional("durationSeconds", form.ParticipantDuration),
+  }),
+);
 
-const roomCallback = z
-  .object({ ...roomForm, StatusCallbackEvent: z.enum(roomEventTypes), RoomDuration: seconds.optional() })
-  .transform(
-    (form): RoomLifecycleEvent => ({
-      type: form.StatusCallbackEvent,
-      ...base(form),
-      ...optional("durationSeconds", form.RoomDuration),
-    }),
-  );
+const roomCallback = callback(
+  { ...roomForm, StatusCallbackEvent: z.enum(roomEventTypes), RoomDuration: z.optional(seconds) },
+  (form): RoomLifecycleEvent => ({
+    type: form.StatusCallbackEvent,
+    ...base(form),
+    ...optional("durationSeconds", form.RoomDuration),
+  }),
+);
 
-const trackCallback = z
-  .object({
+const trackCallback = callback(
+  {
     ...participantForm,
     StatusCallbackEvent: z.enum(trackEventTypes),
     TrackSid: sid("MT"),
     TrackKind: z.enum(["audio", "video", "data"]),
-  })
-  .transform(
-    (form): TrackEvent => ({
-      type: form.StatusCallbackEvent,
-      ...base(form),
-      participant: { sid: form.ParticipantSid, identity: form.ParticipantIdentity },
-      track: { sid: form.TrackSid, kind: form.TrackKind },
-    }),
-  );
+  },
+  (form): TrackEvent => ({
+    type: form.StatusCallbackEvent,
+    ...base(form),
+    participant: { sid: form.ParticipantSid, identity: form.ParticipantIdentity },
+    track: { sid: form.TrackSid, kind: form.TrackKind },
+  }),
+);
 
-const recordingCallback = z
-  .object({
+const recordingCallback = callback(
+  {
     ...roomForm,
     StatusCallbackEvent: z.enum(recordingEventTypes),
     RecordingSid: sid("RT"),
-    SourceSid: z.string().min(1).optional(),
-    RecordingUri: z.string().min(1).optional(),
-    Duration: seconds.optional(),
-  })
-  .transform(
-    (form): RecordingEvent => ({
-      type: form.StatusCallbackEvent,
-      ...base(form),
-      recording: {
-        sid: form.RecordingSid,
-        ...optional("sourceSid", form.SourceSid),
-        ...optional("uri", form.RecordingUri),
-        ...optional("durationSeconds", form.Duration),
-      },
-    }),
-  );
+    SourceSid: z.optional(nonEmpty()),
+    RecordingUri: z.optional(nonEmpty()),
+    Duration: z.optional(seconds),
+  },
+  (form): RecordingEvent => ({
+    type: form.StatusCallbackEvent,
+    ...base(form),
+    recording: {
+      sid: form.RecordingSid,
+      ...optional("sourceSid", form.SourceSid),
+      ...optional("uri", form.RecordingUri),
+      ...optional("durationSeconds", form.Duration),
+    },
+  }),
+);
 
-const callbackSchemas = new Map<string, z.ZodType<StatusEvent>>([
+const callbackSchemas = new Map<string, z.core.$ZodType<StatusEvent>>([
   ...participantEventTypes.map((type) => [type, participantCallback] as const),
   ...roomEventTypes.map((type) => [type, roomCallback] as const),
   ...trackEventTypes.map((type) => [type, trackCallback] as const),
   ...recordingEventTypes.map((type) => [type, recordingCallback] as const),
 ]);
 
-const eventName = z.object({ StatusCallbackEvent: z.string().min(1, "expected the callback's event name") });
+const eventName = z.object({ StatusCallbackEvent: nonEmpty("expected the callback's event name") });
 
 /** The form parameters of one callback, as Twilio sent them: one string value per name. */
 export type CallbackForm = Readonly<Record<string, string>>;

@@ -1,34 +1,20 @@
-import { SQSClient } from "@aws-sdk/client-sqs";
 import type { AdminDependencies } from "./admin.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import type { StoreConfig, TwilioConfig, WebhookConfig } from "./config.ts";
+import type { StoreConfig, TwilioConfig } from "./config.ts";
 import { dynamoAuditLog } from "./dynamo/audit-log.ts";
 import { createDocumentClient } from "./dynamo/client.ts";
 import { dynamoRuleStore } from "./dynamo/rule-store.ts";
 import { dynamoSessionStore } from "./dynamo/session-store.ts";
 import type { EnforcerDependencies } from "./enforcer.ts";
-import type { CallbackQueue } from "./ports.ts";
 import { cachedRuleSource } from "./rule-source.ts";
-import { sqsCallbackQueue } from "./sqs/callback-queue.ts";
 import type { SweepDependencies } from "./sweep.ts";
 import { twilioVideo } from "./twilio/video.ts";
-import type { WebhookDependencies } from "./webhook.ts";
 
 /**
  * The composition root: real adapters from validated configuration. Lambda entry points and the local stack both
- * build their dependencies here; only the queue differs locally (in-process instead of SQS).
+ * build their dependencies here. The webhook's are apart, in `webhook-runtime.ts`: it needs no store, and its bundle
+ * should not carry them.
  */
-
-export function webhookDependencies(
-  config: WebhookConfig,
-  queue?: CallbackQueue,
-  clock: Clock = systemClock,
-): WebhookDependencies {
-  const callbacks =
-    queue ?? (config.queueUrl === undefined ? undefined : sqsCallbackQueue(new SQSClient({}), config.queueUrl));
-  if (callbacks === undefined) throw new Error("the webhook needs CALLBACK_QUEUE_URL or an in-process queue");
-  return { authToken: config.authToken, publicUrl: config.publicUrl, queue: callbacks, clock };
-}
 
 export function enforcerDependencies(
   stores: StoreConfig,

@@ -1,9 +1,12 @@
-import type { z } from "zod";
+import { type $ZodType, type output, safeParse } from "zod/v4/core";
 import { ValidationError } from "./errors.ts";
 
-/** Parses `input` with `schema`, or throws a ValidationError naming each bad field and what it expected. */
-export function parse<Schema extends z.ZodType>(schema: Schema, input: unknown, subject: string): z.output<Schema> {
-  const result = schema.safeParse(input);
+/**
+ * Parses `input` with `schema`, or throws a ValidationError naming each bad field and what it expected.
+ * Takes any zod schema, classic or `zod/mini` (the webhook's schemas, kept small for its bundle).
+ */
+export function parse<Schema extends $ZodType>(schema: Schema, input: unknown, subject: string): output<Schema> {
+  const result = safeParse(schema, input);
   if (result.success) return result.data;
   throw new ValidationError(
     subject,

@@ -1,8 +1,8 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { loadWebhookConfig } from "../core/config.ts";
-import { webhookDependencies } from "../core/runtime.ts";
 import { type CallbackResult, receiveCallback, type WebhookDependencies } from "../core/webhook.ts";
+import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability } from "./observability.ts";
 

@@ -1,5 +1,7 @@
 /// <reference path="../.sst/platform/config.d.ts" />
-import { tables } from "../core/tables.ts";
+import { type IndexDefinition, tables } from "../core/tables.ts";
+
+const copy = (projection: "all" | readonly string[]) => (projection === "all" ? projection : [...projection]);
 
 /** The tables, from the definitions the code uses; point-in-time recovery on. */
 export function storage() {
@@ -8,7 +10,12 @@ export function storage() {
       new sst.aws.Dynamo(table.name, {
         fields: table.fields,
         primaryIndex: table.primaryIndex,
-        globalIndexes: table.globalIndexes,
+        globalIndexes: Object.fromEntries(
+          Object.entries(table.globalIndexes as Record<string, IndexDefinition>).map(([name, index]) => [
+            name,
+            { ...index, projection: index.projection === undefined ? "all" : copy(index.projection) },
+          ]),
+        ),
         ...("ttl" in table ? { ttl: table.ttl } : {}),
         transform: { table: { pointInTimeRecovery: { enabled: true } } },
       }),

@@ -1,7 +1,8 @@
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
-import { adminDependencies, enforcerDependencies, sweepDependencies, webhookDependencies } from "../core/runtime.ts";
+import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
 import type { SweepReport } from "../core/sweep.ts";
+import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { createAdminHandler } from "../functions/admin.ts";
 import { createEnforcerHandler } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";

@@ -42,18 +42,21 @@ describe("test tables in DynamoDB Local", () => {
     );
   });
 
-  it.each(tables)("gives $name exactly its global indexes, projecting every attribute", async (definition) => {
+  it.each(tables)("gives $name exactly its global indexes, each with its projection", async (definition) => {
     const table = await describeTable(definition.name);
 
     const actual = (table?.GlobalSecondaryIndexes ?? []).map((index) => ({
       name: index.IndexName,
       keySchema: index.KeySchema,
       projection: index.Projection?.ProjectionType,
+      attributes: [...(index.Projection?.NonKeyAttributes ?? [])].sort(),
     }));
     const expected = Object.entries(definition.globalIndexes).map(([name, index]) => ({
       name,
       keySchema: keySchema(index),
-      projection: "ALL",
+      ...(index.projection === undefined || index.projection === "all"
+        ? { projection: "ALL", attributes: [] }
+        : { projection: "INCLUDE", attributes: [...index.projection].sort() }),
     }));
     expect(actual).toEqual(expect.arrayContaining(expected));
     expect(actual).toHaveLength(expected.length);

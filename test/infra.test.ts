@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStoreConfig, loadTwilioConfig, loadWebhookConfig } from "../core/config.ts";
-import { adminDependencies, enforcerDependencies, sweepDependencies, webhookDependencies } from "../core/runtime.ts";
+import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
 import { auditTable, rulesTable, sessionsTable, type TableDefinition } from "../core/tables.ts";
+import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { environmentFromLinks, linkedVariables } from "../functions/linked.ts";
 
 /**

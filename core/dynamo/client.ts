@@ -3,13 +3,14 @@ import {
   type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
+  type Projection,
   ResourceInUseException,
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { StoreThrottledError, StoreTimeoutError, StoreUnavailableError } from "../errors.ts";
-import type { TableDefinition } from "../tables.ts";
+import type { IndexDefinition, TableDefinition } from "../tables.ts";
 
 export interface DynamoOptions {
   /** DynamoDB Local or another endpoint; AWS's regional endpoint when absent. */
@@ -58,7 +59,7 @@ export function storeError(operation: string, error: unknown): Error {
   return new StoreUnavailableError(operation, { cause: error });
 }
 
-/** The CreateTable request for a shared table definition, with on-demand billing and every index projecting all. */
+/** The CreateTable request for a shared table definition, with on-demand billing and each index's projection. */
 export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
   const { primaryIndex, globalIndexes, fields } = definition;
   const keySchema = (index: { hashKey: string; rangeKey?: string }) => [
@@ -80,10 +81,15 @@ export function createTableInput(definition: TableDefinition, tableName: string)
           GlobalSecondaryIndexes: indexes.map(([name, index]) => ({
             IndexName: name,
             KeySchema: keySchema(index),
-            Projection: { ProjectionType: "ALL" },
+            Projection: projectionOf(index),
           })),
         }),
   };
+}
+
+function projectionOf(index: IndexDefinition): Projection {
+  if (index.projection === undefined || index.projection === "all") return { ProjectionType: "ALL" };
+  return { ProjectionType: "INCLUDE", NonKeyAttributes: [...index.projection] };
 }
 
 /** Creates the tables that do not exist yet (tests and the local stack; in AWS, SST owns the tables). */
