@@ -5,11 +5,10 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { computeSignature } from "../core/twilio/signature.ts";
 import { round, type Summary, summarize } from "./stats.ts";
@@ -17,6 +16,14 @@ import { round, type Summary, summarize } from "./stats.ts";
 /** SST's own esbuild, installed into .sst/platform by `npm run typecheck`; nothing is added to the project. */
 export const ESBUILD = join(".sst", "platform", "node_modules", "esbuild", "bin", "esbuild");
 export const FUNCTIONS = ["webhook", "enforcer", "sweep", "admin"] as const;
+/** How infra/ builds each function: the webhook leaves the AWS SDK to the runtime, the others bundle it. */
+export const DEPLOYED_SDK: Record<(typeof FUNCTIONS)[number], BundleResult["sdk"]> = {
+  webhook: "external",
+  enforcer: "inlined",
+  sweep: "inlined",
+  admin: "inlined",
+};
+const CACHE = join("node_modules", ".cache", "room-warden-bench");
 
 export interface BundleResult {
   readonly fn: string;
@@ -36,7 +43,10 @@ export function esbuildVersion(): string | undefined {
 }
 
 export async function measureBundles(coldRuns: number): Promise<BundleResult[]> {
-  const out = mkdtempSync(join(tmpdir(), "room-warden-bench-"));
+  // Inside the project, so that a bundle with the SDK external resolves `@aws-sdk/*` from node_modules, as a deployed
+  // one resolves it from the runtime's.
+  mkdirSync(CACHE, { recursive: true });
+  const out = mkdtempSync(resolve(CACHE, "bundles-"));
   const sqs = await fakeSqs();
   try {
     const results: BundleResult[] = [];
@@ -63,9 +73,7 @@ export async function measureBundles(coldRuns: number): Promise<BundleResult[]> 
         if (build.status !== 0) throw new Error(`esbuild failed for ${fn}: ${build.stderr}`);
         const bytes = statSync(file).size;
         const gzipBytes = gzipSync(readFileSync(file)).length;
-        // Cold starts of the self-contained (SDK inlined) bundle only: a bundle in a temporary directory cannot
-        // resolve an external @aws-sdk/*, and inlined is the pessimistic case for import time.
-        const cold = sdk === "inlined" ? await coldStarts(fn, file, coldRuns, sqs.url) : undefined;
+        const cold = await coldStarts(fn, file, coldRuns, sqs.url);
         results.push({ fn, sdk, bytes, gzipBytes, ...cold });
       }
     }

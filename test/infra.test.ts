@@ -228,6 +228,14 @@ describe("sst.config.ts wiring", () => {
     expect(env).toBeDefined();
   });
 
+  it("builds the webhook against the runtime's AWS SDK, and bundles it into every other function", () => {
+    for (const fn of functions) {
+      const external = (fn.args.nodejs as { esbuild?: { external?: string[] } } | undefined)?.esbuild?.external;
+      if (fn.args.handler === "functions/webhook.handler") expect(external).toEqual(["@aws-sdk/*"]);
+      else expect(external).toBeUndefined();
+    }
+  });
+
   it("protects every admin route with IAM, and leaves the webhook open (Twilio signs it)", () => {
     const routes = functions.filter((f) => f.via.startsWith("Route "));
     for (const route of routes.filter((r) => r.via.includes("/admin"))) {
