@@ -294,14 +294,14 @@ export async function handleAdminRequest(
   if (match === undefined) {
     return json(405, { message: "method not allowed" }, { allow: matches.map(({ route }) => route.method).join(", ") });
   }
-  const params = Object.fromEntries(
-    Object.entries(match.pattern.exec(request.path)?.groups ?? {}).map(([name, value]) => [
-      name,
-      decodeURIComponent(value),
-    ]),
-  );
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   try {
+    const params = Object.fromEntries(
+      Object.entries(match.pattern.exec(request.path)?.groups ?? {}).map(([name, value]) => [
+        name,
+        decodePathParam(name, value),
+      ]),
+    );
     if (request.body !== undefined && Buffer.byteLength(request.body) > maxBodyBytes) {
       return json(413, { message: `the body exceeds ${maxBodyBytes} bytes` });
     }
@@ -325,6 +325,15 @@ export async function handleAdminRequest(
     });
   } catch (error) {
     return errorResponse(error, onUnexpected);
+  }
+}
+
+/** A path parameter, percent-decoded; a malformed escape (`%`, `%ZZ`, a truncated UTF-8 sequence) is a 400. */
+function decodePathParam(name: string, value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ValidationError("path", [{ field: name, message: "expected valid percent-encoding" }]);
   }
 }
 

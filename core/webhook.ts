@@ -39,13 +39,21 @@ export type CallbackResult =
   | { readonly status: 400; readonly outcome: "invalid"; readonly issues: readonly FieldIssue[] }
   | { readonly status: 403; readonly outcome: "forbidden" }
   | { readonly status: 405; readonly outcome: "method-not-allowed" }
+  | { readonly status: 413; readonly outcome: "too-large" }
   | { readonly status: 415; readonly outcome: "unsupported-media-type" };
 
 const FORM = "application/x-www-form-urlencoded";
 
 /**
+ * The largest callback body taken; a real one is about 1 KB. Checked before the signature, so that an unsigned body
+ * costs no HMAC over megabytes. It keeps the queued envelope under SQS's 256 KiB: JSON grows a form at most sixfold
+ * (a raw control character becomes `\u0001`).
+ */
+export const MAX_CALLBACK_BYTES = 32 * 1024;
+
+/**
  * Input: the request. Output: what to answer, and why.
- * Steps: method and content type → signature over the configured URL and the parameters → schema → queue.
+ * Steps: method, content type and size → signature over the configured URL and the parameters → schema → queue.
  * Only participant and room events are queued; the deduplication id is a digest of the signed parameters, so a
  * repeated delivery of one callback is dropped by the queue, and is harmless to the enforcer if it gets through.
  */
@@ -55,6 +63,7 @@ export async function receiveCallback(request: CallbackRequest, deps: WebhookDep
   if (method === "POST" && mediaType(request.headers["content-type"]) !== FORM) {
     return { status: 415, outcome: "unsupported-media-type" };
   }
+  if (Buffer.byteLength(request.body ?? "") > MAX_CALLBACK_BYTES) return { status: 413, outcome: "too-large" };
 
   const query = request.rawQueryString === "" ? "" : `?${request.rawQueryString}`;
   const url = `${deps.publicUrl}${query}`;

@@ -1,7 +1,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { loadWebhookConfig } from "../core/config.ts";
-import { type CallbackResult, receiveCallback, type WebhookDependencies } from "../core/webhook.ts";
+import { type CallbackResult, MAX_CALLBACK_BYTES, receiveCallback, type WebhookDependencies } from "../core/webhook.ts";
 import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability } from "./observability.ts";
@@ -52,6 +52,7 @@ const metricNames: Record<CallbackResult["outcome"], string> = {
   invalid: "CallbacksInvalid",
   forbidden: "CallbacksForbidden",
   "method-not-allowed": "CallbacksRejected",
+  "too-large": "CallbacksRejected",
   "unsupported-media-type": "CallbacksRejected",
 };
 
@@ -61,6 +62,7 @@ function response(result: CallbackResult): APIGatewayProxyStructuredResultV2 {
     invalid: "invalid status callback",
     forbidden: "invalid X-Twilio-Signature",
     "method-not-allowed": "use POST or GET",
+    "too-large": `the body exceeds ${MAX_CALLBACK_BYTES} bytes`,
     "unsupported-media-type": "expected application/x-www-form-urlencoded",
   };
   return {

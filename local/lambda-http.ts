@@ -218,15 +218,18 @@ function toEvent(
   return event;
 }
 
-/** Decoded, with repeated names joined by commas; absent when the query string has no parameter. */
+/**
+ * Decoded, with repeated names joined by commas; absent when the query string has no parameter. Every name becomes
+ * an own property, `__proto__` included, as in the JSON event API Gateway sends (an assignment would drop it).
+ */
 function parseQuery(rawQueryString: string): Record<string, string> | undefined {
   if (rawQueryString === "") return undefined;
-  const parameters: Record<string, string> = {};
+  const parameters = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(rawQueryString)) {
-    const previous = parameters[name];
-    parameters[name] = previous === undefined ? value : `${previous},${value}`;
+    const previous = parameters.get(name);
+    parameters.set(name, previous === undefined ? value : `${previous},${value}`);
   }
-  return Object.keys(parameters).length === 0 ? undefined : parameters;
+  return parameters.size === 0 ? undefined : Object.fromEntries(parameters);
 }
 
 function isTextContentType(contentType: string | undefined): boolean {

@@ -198,6 +198,8 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
     },
 
     async list(page) {
+      // Decoded outside the try: a forged cursor is the caller's ValidationError, not a store failure.
+      const start = page.cursor === undefined ? {} : { ExclusiveStartKey: decodeKey(page.cursor) };
       let result: ScanCommandOutput;
       try {
         result = await client.send(
@@ -207,7 +209,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
             FilterExpression: "sk = :canonical",
             ExpressionAttributeValues: { ":canonical": "rule" },
             Limit: page.limit,
-            ...(page.cursor === undefined ? {} : { ExclusiveStartKey: decodeKey(page.cursor) }),
+            ...start,
           }),
         );
       } catch (error) {
