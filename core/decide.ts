@@ -111,10 +111,13 @@ function smallestLimit(rules: readonly Rule[], session: Session): MaxDuration | 
 }
 
 /**
- * The live sessions in the rule's scope beyond `maxSessions`, keeping the oldest or newest by connect time.
+ * The live sessions in the rule's scope beyond `maxSessions`, keeping the oldest or newest rooms.
  * Twilio itself disconnects the older of two sessions in the same room, so a room counts once, with its newest
- * session. The order is total (connect time, then participant SID), so every decision over the same state picks
- * the same sessions, however many events race to decide.
+ * session. Rooms are ordered by when the identity first joined them (the max-duration clock), not by the session
+ * now in them: a page reload in the kept room replaces its session without making the room newer, so the reload is
+ * not kicked in place of the session already chosen for a kick, whose disconnect may not have arrived yet. The
+ * order is total (first join, then participant SID), so every decision over the same state picks the same sessions,
+ * however many events race to decide.
  */
 function sessionsOverLimit(presence: Presence, rule: DuplicateIdentity): Session[] {
   const newestPerRoom = new Map<string, Session>();
@@ -123,7 +126,9 @@ function sessionsOverLimit(presence: Presence, rule: DuplicateIdentity): Session
     const current = newestPerRoom.get(session.roomSid);
     if (current === undefined || compareSessions(current, session) < 0) newestPerRoom.set(session.roomSid, session);
   }
-  const ordered = [...newestPerRoom.values()].sort(compareSessions);
+  const byFirstJoin = (a: Session, b: Session) =>
+    clockStart(presence, a) - clockStart(presence, b) || compareSessions(a, b);
+  const ordered = [...newestPerRoom.values()].sort(byFirstJoin);
   if (rule.keep === "newest") ordered.reverse();
   return ordered.slice(rule.maxSessions);
 }

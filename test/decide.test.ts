@@ -234,6 +234,29 @@ const cases: Case[] = [
     expected: [`kick ${A} by newest`],
   },
   {
+    name: "keep oldest: a reload in the kept room, before the kicked session's disconnect, kicks that one again",
+    sessions: [
+      session({ participantSid: A, roomSid: ROOM1, roomName: "room-1", status: "disconnected", connectedAt: T0 }),
+      session({ participantSid: B, roomSid: ROOM2, roomName: "room-2", connectedAt: T0 + 10 }),
+      session({ participantSid: C, roomSid: ROOM1, roomName: "room-1", connectedAt: T0 + 20 }),
+    ],
+    firstConnectedAt: { [ROOM1]: T0, [ROOM2]: T0 + 10 },
+    subject: C,
+    rules: [rule("one", { kind: "duplicate-identity" })],
+    expected: [`kick ${B} by one`],
+  },
+  {
+    name: "keep newest: a reload in an older room does not make it the newest",
+    sessions: [
+      session({ participantSid: B, roomSid: ROOM2, roomName: "room-2", connectedAt: T0 + 10 }),
+      session({ participantSid: C, roomSid: ROOM1, roomName: "room-1", connectedAt: T0 + 20 }),
+    ],
+    firstConnectedAt: { [ROOM1]: T0, [ROOM2]: T0 + 10 },
+    subject: C,
+    rules: [rule("newest", { kind: "duplicate-identity", keep: "newest" })],
+    expected: [`kick ${C} by newest`],
+  },
+  {
     name: "maxSessions 2 keeps the two oldest of three",
     sessions: [
       alice,

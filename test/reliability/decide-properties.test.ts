@@ -573,7 +573,8 @@ const trueDeadline = (scenario: Scenario, participant: ParticipantEvent) =>
 
 /**
  * The sessions a duplicate-identity rule disconnects according to the history up to (and including) callback
- * `upTo`: live sessions in scope, one per room (the newest), beyond `maxSessions` in the order of their connects.
+ * `upTo`: live sessions in scope, one per room (the newest), beyond `maxSessions` in the order the identity first
+ * joined their rooms.
  */
 function trulyOverLimit(history: readonly ParticipantEvent[], upTo: number, identity: string, r: DuplicateIdentity) {
   const prefix = history.slice(0, upTo + 1).filter((event) => event.participant.identity === identity);
@@ -582,13 +583,22 @@ function trulyOverLimit(history: readonly ParticipantEvent[], upTo: number, iden
     if (!connectedAt.has(event.participant.sid)) connectedAt.set(event.participant.sid, event.timestamp);
   }
   const order = (a: string, b: string) => (connectedAt.get(a) ?? 0) - (connectedAt.get(b) ?? 0) || compareText(a, b);
+  const firstJoin = new Map<string, number>();
+  for (const event of prefix) {
+    if (event.type !== "participant-disconnected" && !firstJoin.has(event.room.sid)) {
+      firstJoin.set(event.room.sid, event.timestamp);
+    }
+  }
+  const roomOf = new Map<string, string>();
   const newestPerRoom = new Map<string, string>();
   for (const [participant, last] of finalCallbacks(prefix)) {
     if (last.type === "participant-disconnected" || !duplicateScopeIncludes(r, last.room.name)) continue;
     const current = newestPerRoom.get(last.room.sid);
     if (current === undefined || order(current, participant) < 0) newestPerRoom.set(last.room.sid, participant);
+    roomOf.set(participant, last.room.sid);
   }
-  const kept = [...newestPerRoom.values()].sort(order);
+  const joined = (participant: string) => firstJoin.get(roomOf.get(participant) ?? "") ?? 0;
+  const kept = [...newestPerRoom.values()].sort((a, b) => joined(a) - joined(b) || order(a, b));
   if (r.keep === "newest") kept.reverse();
   return kept.slice(r.maxSessions);
 }
