@@ -27,6 +27,14 @@ export interface SqsQueueOptions {
   readonly visibilityTimeoutMs?: number;
   /** A message with the deduplication id of one sent this recently is dropped; SQS FIFO's 5 minutes by default. */
   readonly deduplicationWindowMs?: number;
+  /**
+   * Invocations under way at once, at most (the event source mapping's MaximumConcurrency); other ready messages
+   * wait in the queue. In Lambda each concurrent invocation has a process and clients of its own; here all share one
+   * DynamoDB client of 50 sockets. Uncapped, a backlog would be received all at once, its requests would wait for a
+   * socket past the client's 1 s connection timeout, and its messages would fail until dead-lettered. The default
+   * fits an invocation's records, handled one at a time with up to ~4 requests under way each, in those sockets.
+   */
+  readonly maxConcurrency?: number;
   readonly queueArn?: string;
 }
 
@@ -59,6 +67,7 @@ const DEFAULTS = {
   maxReceiveCount: 3,
   visibilityTimeoutMs: 1000,
   deduplicationWindowMs: 5 * 60 * 1000,
+  maxConcurrency: 10,
   queueArn: "arn:aws:sqs:us-east-1:123456789012:room-warden-local-callbacks.fifo",
 };
 const MAX_BODY_BYTES = 256 * 1024;
@@ -100,11 +109,14 @@ export function sqsQueue(consumer: SqsLambda, options: SqsQueueOptions = {}): Sq
   const maxReceiveCount = options.maxReceiveCount ?? DEFAULTS.maxReceiveCount;
   const visibilityTimeoutMs = options.visibilityTimeoutMs ?? DEFAULTS.visibilityTimeoutMs;
   const deduplicationWindowMs = options.deduplicationWindowMs ?? DEFAULTS.deduplicationWindowMs;
+  const maxConcurrency = options.maxConcurrency ?? DEFAULTS.maxConcurrency;
   const queueArn = options.queueArn ?? DEFAULTS.queueArn;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE)
     throw new RangeError(`batchSize must be an integer from 1 to ${MAX_BATCH_SIZE}, not ${batchSize}`);
   if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1)
     throw new RangeError(`maxReceiveCount must be a positive integer, not ${maxReceiveCount}`);
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1)
+    throw new RangeError(`maxConcurrency must be a positive integer, not ${maxConcurrency}`);
   const awsRegion = queueArn.split(":")[3] ?? "us-east-1";
 
   /** Groups with undeleted messages, in the order they first had one. */
@@ -130,9 +142,9 @@ export function sqsQueue(consumer: SqsLambda, options: SqsQueueOptions = {}): Sq
   /**
    * What the event source mapping does on each poll: receive from every group that is not blocked, as many of the
    * group's messages as the batch has room for (SQS FIFO fills a batch from one group before taking the next), and
-   * invoke the consumer once per batch, the batches concurrently. A group is in one batch at most: the rest of its
-   * messages wait until the batch is done. A message already received `maxReceiveCount` times is moved to the
-   * dead-letter queue instead of being received again.
+   * invoke the consumer once per batch, the batches concurrently, up to `maxConcurrency` invocations under way. A
+   * group is in one batch at most: the rest of its messages wait until the batch is done. A message already received
+   * `maxReceiveCount` times is moved to the dead-letter queue instead of being received again.
    */
   function poll(): void {
     let batch: Received[] = [];
@@ -142,6 +154,8 @@ export function sqsQueue(consumer: SqsLambda, options: SqsQueueOptions = {}): Sq
         invoke(batch);
         batch = [];
       }
+      // A batch being filled takes a slot of its own; the next poll, when an invocation ends, serves the rest.
+      if (batch.length === 0 && invocations.size >= maxConcurrency) break;
       let taken = 0;
       while (batch.length < batchSize) {
         const message = group.messages[taken];

@@ -113,7 +113,9 @@ try {
   const realTwilio = process.env.TWILIO_ACCOUNT_SID !== undefined;
   emulator = realTwilio ? undefined : await startEmulator({ port: emulatorPort });
   const twilio = loadTwilioConfig(emulator === undefined ? process.env : twilioEnvironment(emulator));
-  const adminToken = process.env.ROOM_WARDEN_ADMIN_TOKEN ?? randomBytes(18).toString("base64url");
+  // A token the operator chose is a secret they already hold: it is never printed. A generated one is shown once.
+  const chosenToken = process.env.ROOM_WARDEN_ADMIN_TOKEN;
+  const adminToken = chosenToken ?? randomBytes(18).toString("base64url");
   const pipeline = await startLocalPipeline({
     stores: { tables: names, auditRetentionDays: 365, ruleCacheMs: RULE_CACHE_MS, dynamoEndpoint: dynamo.endpoint },
     twilio,
@@ -141,7 +143,7 @@ try {
       "room-warden is running locally:",
       `  Webhook         ${pipeline.webhookUrl}  (give this to Twilio as StatusCallback)`,
       `  Admin API       ${pipeline.url}/admin  (Authorization: Bearer <admin token>)`,
-      `  Admin token     ${adminToken}`,
+      `  Admin token     ${chosenToken === undefined ? adminToken : "the one in ROOM_WARDEN_ADMIN_TOKEN"}`,
       emulator === undefined
         ? "  Twilio          the real one (TWILIO_ACCOUNT_SID is set)"
         : `  Twilio emulator ${emulator.url}  (Account SID ${emulator.credentials.accountSid}; control API ${emulator.url}/__emulator/)`,
@@ -152,7 +154,7 @@ try {
       ),
       "  Enforcer on an in-process queue; sweep every 5 s.",
       "Next: in another terminal,",
-      `  export ROOM_WARDEN_ADMIN_URL=${pipeline.url} ROOM_WARDEN_ADMIN_TOKEN=${adminToken}`,
+      `  export ROOM_WARDEN_ADMIN_URL=${pipeline.url}${chosenToken === undefined ? ` ROOM_WARDEN_ADMIN_TOKEN=${adminToken}` : ""}`,
       "  npm run admin -- rules list",
       "  npm run demo      # a guided tour: a ban, a duplicate identity, a time limit, a dry run",
       "Press Ctrl-C to stop.",

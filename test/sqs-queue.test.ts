@@ -145,6 +145,38 @@ describe("FIFO order", () => {
     await queue.idle();
     expect(delivered).toEqual(["s1", "f1", "s2"]);
   });
+
+  it("has at most maxConcurrency invocations under way; a backlog waits its turn, each group in order", async () => {
+    const release = gate();
+    let running = 0;
+    let mostRunning = 0;
+    const delivered: string[] = [];
+    const queue = start(
+      async (event) => {
+        running += 1;
+        mostRunning = Math.max(mostRunning, running);
+        delivered.push(...event.Records.map((record) => record.body));
+        await release.opened;
+        running -= 1;
+      },
+      { batchSize: 1, maxConcurrency: 2 },
+    );
+
+    for (const group of ["a", "b", "c", "d"]) {
+      await queue.send(message(group, `${group}1`));
+      await queue.send(message(group, `${group}2`));
+    }
+    await vi.waitFor(() => expect(delivered).toEqual(["a1", "b1"]));
+    await sleep(20);
+    expect(delivered).toEqual(["a1", "b1"]);
+    release.open();
+    await queue.idle();
+    expect(mostRunning).toBe(2);
+    expect(delivered).toHaveLength(8);
+    for (const group of ["a", "b", "c", "d"]) {
+      expect(delivered.filter((body) => body.startsWith(group))).toEqual([`${group}1`, `${group}2`]);
+    }
+  });
 });
 
 describe("deduplication", () => {
