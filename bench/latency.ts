@@ -1,16 +1,17 @@
 /** Webhook acknowledgement latency, and callback → kick latency through the emulator. */
-import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
 import type { RuleStore } from "../core/ports.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
-import { computeSignature } from "../core/twilio/signature.ts";
 import type { LocalPipeline } from "../local/pipeline.ts";
 import type { TwilioEmulator } from "../local/twilio-emulator/index.ts";
-import { type Summary, sid, summarize, waitFor } from "./stats.ts";
+import type { AckSenderInput, AckSenderOutput } from "./ack-sender.ts";
+import { type Summary, summarize, waitFor } from "./stats.ts";
 
 /**
  * `count` signed participant callbacks POSTed straight to the webhook, `concurrency` at a time, after `warmup`
- * unmeasured ones: request sent → 2xx received, by this process's monotonic clock. The callbacks are queued and
- * enforced in the background as usual (no rules match them).
+ * unmeasured ones: request sent → 2xx received, by the sender's monotonic clock. The sender is a worker thread (see
+ * ack-sender.ts). The callbacks are queued and enforced in the background as usual (no rules match them), on the
+ * webhook's event loop, as everything of the local stack is.
  */
 export async function measureAck(options: {
   pipeline: LocalPipeline;
@@ -21,54 +22,16 @@ export async function measureAck(options: {
   concurrency: number;
   salt: number;
 }): Promise<{ summary: Summary; non2xx: number }> {
-  const { pipeline, accountSid, authToken, count, warmup, concurrency, salt } = options;
-  const url = pipeline.webhookUrl;
-  const send = async (i: number) => {
-    const connected = i % 2 === 0;
-    const n = Math.floor(i / 2);
-    const params: Record<string, string> = {
-      AccountSid: accountSid,
-      RoomName: `ack-room-${salt}-${n % 50}`,
-      RoomSid: sid("RM", n % 50, salt),
-      RoomStatus: "in-progress",
-      RoomType: "group",
-      StatusCallbackEvent: connected ? "participant-connected" : "participant-disconnected",
-      Timestamp: new Date().toISOString(),
-      SequenceNumber: String(i),
-      ParticipantSid: sid("PA", n, salt),
-      ParticipantStatus: connected ? "connected" : "disconnected",
-      ParticipantIdentity: `ack-user-${salt}-${n}`,
-      ...(connected ? {} : { ParticipantDuration: "3" }),
-    };
-    const started = performance.now();
-    const response = await fetch(url, {
-      method: "POST",
-      headers: {
-        "X-Twilio-Signature": computeSignature(authToken, url, params),
-        "User-Agent": "TwilioProxy/1.1",
-        "Content-Type": "application/x-www-form-urlencoded",
-      },
-      body: new URLSearchParams(params).toString(),
-    });
-    await response.arrayBuffer();
-    return { ms: performance.now() - started, ok: response.status >= 200 && response.status < 300 };
-  };
-
-  const latencies: number[] = [];
-  let non2xx = 0;
-  let next = 0;
-  const total = warmup + count;
-  const worker = async () => {
-    for (let i = next++; i < total; i = next++) {
-      const { ms, ok } = await send(i);
-      if (i < warmup) continue;
-      latencies.push(ms);
-      if (!ok) non2xx += 1;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  const { pipeline, ...rest } = options;
+  const input: AckSenderInput = { url: pipeline.webhookUrl, ...rest };
+  const output = await new Promise<AckSenderOutput>((resolve, reject) => {
+    const sender = new Worker(new URL("./ack-sender.ts", import.meta.url), { workerData: input });
+    sender.once("message", (message: AckSenderOutput) => resolve(message));
+    sender.once("error", reject);
+    sender.once("exit", (code) => reject(new Error(`the ack sender exited with ${code} before reporting`)));
+  });
   await pipeline.queue.idle();
-  return { summary: summarize(latencies), non2xx };
+  return { summary: summarize(output.latencies), non2xx: output.non2xx };
 }
 
 export interface KickLatency {
