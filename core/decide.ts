@@ -9,6 +9,7 @@ import {
   maxDurationApplies,
   type Rule,
   type RuleRef,
+  ruleModes,
   ruleRef,
 } from "./rules.ts";
 
@@ -66,9 +67,17 @@ export function evaluate(subject: Session, presence: Presence, rules: readonly R
     if (rule.kind === "ban" && banMatches(rule, subject.identity, subject.roomName)) match(subject, rule);
   }
 
-  const limit = smallestLimit(inForce, subject);
-  const deadlineAt = limit === undefined ? undefined : clockStart(presence, subject) + limit.limitSeconds * 1000;
-  if (limit !== undefined && deadlineAt !== undefined && deadlineAt <= now) match(subject, limit);
+  // The smallest limit of each mode, each at its own deadline: a dry-run limit stricter than the one in force is
+  // audited when it passes, and never stands in for the enforcing limit, whose deadline comes next.
+  const start = clockStart(presence, subject);
+  const limits = ruleModes.flatMap((mode) => {
+    const limit = smallestLimit(
+      inForce.filter((rule) => rule.mode === mode),
+      subject,
+    );
+    return limit === undefined ? [] : [{ limit, deadlineAt: start + limit.limitSeconds * 1000 }];
+  });
+  for (const { limit, deadlineAt } of limits) if (deadlineAt <= now) match(subject, limit);
 
   for (const rule of inForce) {
     if (rule.kind !== "duplicate-identity" || !duplicateScopeIncludes(rule, subject.roomName)) continue;
@@ -88,8 +97,9 @@ export function evaluate(subject: Session, presence: Presence, rules: readonly R
     });
 
   const subjectKicked = actions.some((action) => action.type === "kick" && action.session === subject);
-  if (limit !== undefined && deadlineAt !== undefined && deadlineAt > now && !subjectKicked) {
-    actions.push({ type: "set-deadline", session: subject, deadlineAt, rule: limit });
+  const next = limits.filter(({ deadlineAt }) => deadlineAt > now).sort((a, b) => a.deadlineAt - b.deadlineAt)[0];
+  if (next !== undefined && !subjectKicked) {
+    actions.push({ type: "set-deadline", session: subject, deadlineAt: next.deadlineAt, rule: next.limit });
   }
   return actions;
 }

@@ -68,14 +68,21 @@ const FORGET_AFTER_MS = 24 * 3600 * 1000;
  *
  * Input: the callback envelope. Output: a report of the kicks, for logs and metrics.
  * Steps:
- * 1. apply the event to the identity's presence, and load the rules that may apply (one round trip, in parallel);
+ * 1. apply the event to the identity's presence, load the rules that may apply and, on a connect, mark the room in
+ *    progress (one round trip, in parallel);
  * 2. decide, purely;
  * 3. for each kick: write the audit entry ahead (or find it from an earlier delivery), call the provider, finalise;
- *    record dry-run decisions; set or clear deadlines (in parallel with the audit writes);
- * 4. tidy presence.
+ *    record dry-run decisions;
+ * 4. then set or clear deadlines and track the session;
+ * 5. tidy presence.
  * A failed kick is finalised `failed` and the whole callback throws KickFailedError, so that the queue delivers it
  * again; the next delivery reopens the entry and tries once more. Every step is idempotent: a replay re-decides the
  * same actions and finds their audit entries, so nobody is kicked twice and no entry is written twice.
+ *
+ * The order of 3 and 4 matters when every delivery fails and the callback is dead-lettered: a session is tracked
+ * only once every decision its event implied is written down, so a session the sweep finds untracked may have
+ * decisions missing, and its reconciliation adopts it and decides again. The room is marked first, so that the
+ * sweep reconciles it whatever failed after.
  */
 export async function enforceCallback(
   envelope: CallbackEnvelope,
@@ -91,6 +98,7 @@ export async function enforceCallback(
   const [update, rules] = await Promise.all([
     deps.sessions.record(presenceChange(event)),
     deps.rules.forIdentity(event.participant.identity),
+    event.type === "participant-connected" ? deps.sessions.trackRoom(event.room, true, event.timestamp) : undefined,
   ]);
   const actions = decide(event, update, rules, deps.clock.now());
   const trigger: Trigger = {
@@ -99,11 +107,17 @@ export async function enforceCallback(
     timestamp: new Date(event.timestamp).toISOString(),
     receivedAt: new Date(envelope.receivedAt).toISOString(),
   };
-  const results = await Promise.all([
-    ...actions.map((action) => apply(action, event.timestamp, trigger, envelope.receivedAt, deps)),
+  const decisions = actions.filter(
+    (action): action is Extract<Action, { type: "kick" | "would-kick" }> =>
+      action.type === "kick" || action.type === "would-kick",
+  );
+  const kicks = await Promise.all(decisions.map((action) => kick(action, trigger, envelope.receivedAt, deps)));
+  await Promise.all([
+    ...actions
+      .filter((action) => action.type === "set-deadline" || action.type === "clear-deadline")
+      .map((action) => apply(action, event.timestamp, trigger, envelope.receivedAt, deps)),
     track(event, update, actions, deps),
   ]);
-  const kicks = results.filter((report): report is KickReport => report !== undefined);
 
   const stale = forgettable(update.presence, deps.clock.now() - FORGET_AFTER_MS);
   if (stale.sessions.length > 0 || stale.roomSids.length > 0) {
@@ -116,8 +130,8 @@ export async function enforceCallback(
 }
 
 /**
- * Keeps the per-session and per-room records the sweep reconciles: the session's status (unless a deadline write,
- * which records it too, is already under way) and, on connect, its room as in progress.
+ * Keeps the per-session record the sweep reconciles: the session's status, unless a deadline write, which records it
+ * too, is under way.
  */
 async function track(
   event: ParticipantEvent,
@@ -132,10 +146,7 @@ async function track(
       (action.type === "set-deadline" || action.type === "clear-deadline") &&
       action.session.participantSid === session.participantSid,
   );
-  await Promise.all([
-    deadlineWrite ? undefined : deps.sessions.trackSession(session, event.timestamp),
-    event.type === "participant-connected" ? deps.sessions.trackRoom(event.room, true, event.timestamp) : undefined,
-  ]);
+  if (!deadlineWrite) await deps.sessions.trackSession(session, event.timestamp);
   return undefined;
 }
 

@@ -37,6 +37,12 @@ export interface PresenceChange {
   readonly roomName: string;
   readonly status: SessionStatus;
   readonly timestamp: number;
+  /**
+   * For a live change, the connect time kept if the participant has none yet (and the start of the max-duration
+   * clock, if it is the identity's first connect in the room): `timestamp` when absent. Later than `timestamp` when
+   * the connect is known only to the second, so that no limit runs out before its time.
+   */
+  readonly connectedAt?: number;
 }
 
 export interface PresenceUpdate {

@@ -267,14 +267,21 @@ async function reconcile(
         roomSid: room.sid,
         roomName: room.name,
         status: "connected",
+        // The provider gives the start to the second: ordered from the start of that second, so that any later
+        // event for the participant applies, and timed from its end, so that no limit runs out early.
         timestamp: participant.since,
+        connectedAt: Math.floor(participant.since / 1000) * 1000 + 999,
       });
+      // Not applied when presence has the connect already, to the millisecond (the provider's time is to the
+      // second): its callback failed after recording it, before its decisions were written down. Adopted as
+      // presence knows it.
       const session = findSession(update.presence, participantSid);
-      if (!update.applied || session === undefined || !isLive(session)) continue;
+      if (session === undefined || !isLive(session)) continue;
       adopted += 1;
-      await deps.sessions.trackSession(session, session.lastEventAt);
       const rules = await deps.rules.forIdentity(participant.identity);
       kicks.push(...(await carryOut(session, update.presence, rules, trigger, now, deps)));
+      // Tracked once its decisions are written down: if this run fails before, the next one adopts it again.
+      await deps.sessions.trackSession(session, session.lastEventAt);
     }
   }
   return { rooms: rooms.length, closed, adopted, kicks };

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
+import type { EnforcerDependencies } from "../core/enforcer.ts";
 import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
 import type { SweepReport } from "../core/sweep.ts";
 import { webhookDependencies } from "../core/webhook-runtime.ts";
@@ -9,7 +10,7 @@ import type { Observability } from "../functions/observability.ts";
 import { createSweepRun, SWEEP_TICK_MS } from "../functions/sweep.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
 import { type HttpLambda, serveLambdas } from "./lambda-http.ts";
-import { type SqsQueue, type SqsQueueOptions, sqsQueue } from "./sqs-queue.ts";
+import { type SqsLambda, type SqsQueue, type SqsQueueOptions, sqsQueue } from "./sqs-queue.ts";
 
 /**
  * The callback pipeline on one machine, wired exactly as in AWS: Twilio's callbacks reach the webhook Lambda handler
@@ -38,6 +39,10 @@ export interface LocalPipelineOptions {
   readonly sweepObservability?: Observability;
   /** Serves the admin API under /admin with this bearer token. */
   readonly adminToken?: string;
+  /** Replaces or wraps the enforcer's dependencies: reliability tests inject faults into its stores and provider. */
+  readonly enforcerDependencies?: (built: EnforcerDependencies) => EnforcerDependencies;
+  /** Wraps the queue's consumer (the enforcer handler): reliability tests make whole invocations crash. */
+  readonly consumer?: (enforcer: SqsLambda) => SqsLambda;
 }
 
 export interface LocalPipeline {
@@ -53,15 +58,17 @@ export interface LocalPipeline {
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const clock = options.clock ?? systemClock;
+  const built = enforcerDependencies(options.stores, options.twilio, clock);
   const enforcer = createEnforcerHandler(
-    enforcerDependencies(options.stores, options.twilio, clock),
+    options.enforcerDependencies?.(built) ?? built,
     options.observability.enforcer,
   );
   const sweep = createSweepRun(
     sweepDependencies(options.stores, options.twilio, clock),
     options.sweepObservability ?? options.observability.enforcer,
   );
-  const queue = sqsQueue((event) => enforcer(event), options.queue);
+  const consume: SqsLambda = (event) => enforcer(event);
+  const queue = sqsQueue(options.consumer?.(consume) ?? consume, options.queue);
 
   // The webhook must know its public URL, which is known once the server listens.
   let webhook: HttpLambda | undefined;

@@ -98,7 +98,8 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
       if (live) {
         names["#connected"] = `${CONNECTED}${change.participantSid}`;
         names["#room"] = `${ROOM}${change.roomSid}`;
-        sets.push("#connected = if_not_exists(#connected, :ts)", "#room = if_not_exists(#room, :ts)");
+        values[":connectedAt"] = change.connectedAt ?? change.timestamp;
+        sets.push("#connected = if_not_exists(#connected, :connectedAt)", "#room = if_not_exists(#room, :connectedAt)");
       }
       // Timestamp order per participant: a change applies only if it is newer than the newest one applied. A
       // disconnect also wins a tie (and a repeated disconnect re-applies); a repeated live event with the same

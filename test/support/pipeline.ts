@@ -5,6 +5,7 @@ import { loadTwilioConfig } from "../../core/config.ts";
 import { dynamoAuditLog } from "../../core/dynamo/audit-log.ts";
 import { dynamoRuleStore } from "../../core/dynamo/rule-store.ts";
 import { dynamoSessionStore } from "../../core/dynamo/session-store.ts";
+import type { EnforcerDependencies } from "../../core/enforcer.ts";
 import type { AuditLog, RuleStore, SessionStore } from "../../core/ports.ts";
 import { type RuleSpecInput, ruleSchema, ruleSpecSchema } from "../../core/rules.ts";
 import { sweepDependencies } from "../../core/runtime.ts";
@@ -12,7 +13,7 @@ import type { SweepDependencies } from "../../core/sweep.ts";
 import type { TableNames } from "../../core/tables.ts";
 import { observability } from "../../functions/observability.ts";
 import { type LocalPipeline, startLocalPipeline } from "../../local/pipeline.ts";
-import type { SqsQueueOptions } from "../../local/sqs-queue.ts";
+import type { SqsLambda, SqsQueueOptions } from "../../local/sqs-queue.ts";
 import { startEmulator, type TwilioEmulator, twilioEnvironment } from "../../local/twilio-emulator/index.ts";
 import { createTestTables } from "./tables.ts";
 
@@ -39,9 +40,18 @@ export interface PipelineHarness {
   stop(): Promise<void>;
 }
 
-export async function startPipelineHarness(
-  options: { queue?: SqsQueueOptions; twilioTimeoutMs?: number; twilioMaxAttempts?: number; clock?: Clock } = {},
-): Promise<PipelineHarness> {
+export interface PipelineHarnessOptions {
+  queue?: SqsQueueOptions;
+  twilioTimeoutMs?: number;
+  twilioMaxAttempts?: number;
+  clock?: Clock;
+  /** Replaces or wraps the enforcer's dependencies; `names` are the fresh tables', for stores of the test's own. */
+  enforcerDependencies?: (built: EnforcerDependencies, names: TableNames) => EnforcerDependencies;
+  /** Wraps the queue's consumer, the enforcer handler. */
+  consumer?: (enforcer: SqsLambda) => SqsLambda;
+}
+
+export async function startPipelineHarness(options: PipelineHarnessOptions = {}): Promise<PipelineHarness> {
   const clock = options.clock ?? systemClock;
   const [{ client, names }, emulator] = await Promise.all([
     createTestTables(),
@@ -60,6 +70,12 @@ export async function startPipelineHarness(
     clock,
     adminToken: ADMIN_TOKEN,
     observability: { webhook: observability("webhook"), enforcer: observability("enforcer") },
+    ...(options.enforcerDependencies === undefined
+      ? {}
+      : {
+          enforcerDependencies: (built: EnforcerDependencies) => options.enforcerDependencies?.(built, names) ?? built,
+        }),
+    ...(options.consumer === undefined ? {} : { consumer: options.consumer }),
   });
   const rules = dynamoRuleStore(client, names.Rules);
   let ruleCount = 0;
