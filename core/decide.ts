@@ -123,11 +123,11 @@ function smallestLimit(rules: readonly Rule[], session: Session): MaxDuration | 
 /**
  * The live sessions in the rule's scope beyond `maxSessions`, keeping the oldest or newest rooms.
  * Twilio itself disconnects the older of two sessions in the same room, so a room counts once, with its newest
- * session. Rooms are ordered by when the identity first joined them (the max-duration clock), not by the session
- * now in them: a page reload in the kept room replaces its session without making the room newer, so the reload is
- * not kicked in place of the session already chosen for a kick, whose disconnect may not have arrived yet. The
- * order is total (first join, then participant SID), so every decision over the same state picks the same sessions,
- * however many events race to decide.
+ * session, and with the age of the identity's continuous stay in it (`stayStart`): a page reload replaces the
+ * session without making the stay newer, so a reload in the kept room is not kicked in place of the session already
+ * chosen for a kick (whose disconnect may not have arrived yet), while coming back after leaving is a new stay. The
+ * order is total (stay start, then the session's connect time and participant SID), so every decision over the same
+ * state picks the same sessions, however many events race to decide.
  */
 function sessionsOverLimit(presence: Presence, rule: DuplicateIdentity): Session[] {
   const newestPerRoom = new Map<string, Session>();
@@ -136,11 +136,31 @@ function sessionsOverLimit(presence: Presence, rule: DuplicateIdentity): Session
     const current = newestPerRoom.get(session.roomSid);
     if (current === undefined || compareSessions(current, session) < 0) newestPerRoom.set(session.roomSid, session);
   }
-  const byFirstJoin = (a: Session, b: Session) =>
-    clockStart(presence, a) - clockStart(presence, b) || compareSessions(a, b);
-  const ordered = [...newestPerRoom.values()].sort(byFirstJoin);
+  const byStay = (a: Session, b: Session) => stayStart(presence, a) - stayStart(presence, b) || compareSessions(a, b);
+  const ordered = [...newestPerRoom.values()].sort(byStay);
   if (rule.keep === "newest") ordered.reverse();
   return ordered.slice(rule.maxSessions);
+}
+
+/** A session that starts within this long of the previous one's end, in the same room, continues its stay. */
+export const STAY_GAP_MS = 30_000;
+
+/**
+ * When the identity's stay in the session's room began: the connect time of the earliest session in an unbroken
+ * chain of the identity's sessions in that room, each starting before (or within STAY_GAP_MS after) the end of the
+ * one before it. Ended sessions are kept in presence for a day, so a reload's predecessor is there to be found.
+ */
+function stayStart(presence: Presence, session: Session): number {
+  let start = connectTime(session);
+  const earlier = presence.sessions
+    .filter((other) => other.roomSid === session.roomSid && other !== session)
+    .sort((a, b) => connectTime(b) - connectTime(a));
+  for (const other of earlier) {
+    if (connectTime(other) >= start) continue;
+    const end = isLive(other) ? Number.POSITIVE_INFINITY : other.lastEventAt;
+    if (end + STAY_GAP_MS >= start) start = connectTime(other);
+  }
+  return start;
 }
 
 const connectTime = (session: Session) => session.connectedAt ?? session.lastEventAt;

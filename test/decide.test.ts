@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Action, decide } from "../core/decide.ts";
+import { type Action, decide, STAY_GAP_MS } from "../core/decide.ts";
 import type { ParticipantEventType } from "../core/events.ts";
 import type { Session } from "../core/presence.ts";
 import type { Rule } from "../core/rules.ts";
@@ -43,6 +43,8 @@ interface Case {
 }
 
 const alice = session({ participantSid: A, roomSid: ROOM1, roomName: "room-1" });
+/** The room of sessions that replace one another in a reload. */
+const reloaded = { roomSid: ROOM1, roomName: "room-1" } as const;
 
 const cases: Case[] = [
   // Bans
@@ -236,25 +238,47 @@ const cases: Case[] = [
   {
     name: "keep oldest: a reload in the kept room, before the kicked session's disconnect, kicks that one again",
     sessions: [
-      session({ participantSid: A, roomSid: ROOM1, roomName: "room-1", status: "disconnected", connectedAt: T0 }),
+      session({ ...reloaded, participantSid: A, status: "disconnected", connectedAt: T0, lastEventAt: T0 + 20 }),
       session({ participantSid: B, roomSid: ROOM2, roomName: "room-2", connectedAt: T0 + 10 }),
-      session({ participantSid: C, roomSid: ROOM1, roomName: "room-1", connectedAt: T0 + 20 }),
+      session({ ...reloaded, participantSid: C, connectedAt: T0 + 20 }),
     ],
-    firstConnectedAt: { [ROOM1]: T0, [ROOM2]: T0 + 10 },
     subject: C,
     rules: [rule("one", { kind: "duplicate-identity" })],
     expected: [`kick ${B} by one`],
   },
   {
-    name: "keep newest: a reload in an older room does not make it the newest",
+    name: "keep oldest: a reload before the old session's disconnect arrives continues the stay too",
     sessions: [
+      session({ ...reloaded, participantSid: A, connectedAt: T0 }),
       session({ participantSid: B, roomSid: ROOM2, roomName: "room-2", connectedAt: T0 + 10 }),
-      session({ participantSid: C, roomSid: ROOM1, roomName: "room-1", connectedAt: T0 + 20 }),
+      session({ ...reloaded, participantSid: C, connectedAt: T0 + 20 }),
     ],
-    firstConnectedAt: { [ROOM1]: T0, [ROOM2]: T0 + 10 },
+    subject: C,
+    rules: [rule("one", { kind: "duplicate-identity" })],
+    expected: [`kick ${B} by one`],
+  },
+  {
+    name: "keep newest: a reload in an older room does not make its stay the newest",
+    sessions: [
+      session({ ...reloaded, participantSid: A, status: "disconnected", connectedAt: T0, lastEventAt: T0 + 20 }),
+      session({ participantSid: B, roomSid: ROOM2, roomName: "room-2", connectedAt: T0 + 10 }),
+      session({ ...reloaded, participantSid: C, connectedAt: T0 + 20 }),
+    ],
     subject: C,
     rules: [rule("newest", { kind: "duplicate-identity", keep: "newest" })],
     expected: [`kick ${C} by newest`],
+  },
+  {
+    name: "keep oldest: coming back to a room left a while ago is a new stay, kicked in favour of the other room",
+    sessions: [
+      session({ ...reloaded, participantSid: A, status: "disconnected", connectedAt: T0, lastEventAt: T0 + 5_000 }),
+      session({ participantSid: B, roomSid: ROOM2, roomName: "room-2", connectedAt: T0 + 10_000 }),
+      session({ ...reloaded, participantSid: C, connectedAt: T0 + 5_000 + STAY_GAP_MS + 1 }),
+    ],
+    firstConnectedAt: { [ROOM1]: T0, [ROOM2]: T0 + 10_000 },
+    subject: C,
+    rules: [rule("one", { kind: "duplicate-identity" })],
+    expected: [`kick ${C} by one`],
   },
   {
     name: "maxSessions 2 keeps the two oldest of three",

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Action, decide } from "../../core/decide.ts";
+import { type Action, decide, STAY_GAP_MS } from "../../core/decide.ts";
 import { dynamoSessionStore } from "../../core/dynamo/session-store.ts";
 import {
   isParticipantEvent,
@@ -597,8 +597,9 @@ function upcomingDeadline(scenario: Scenario, participant: ParticipantEvent): nu
 
 /**
  * The sessions a duplicate-identity rule disconnects according to the history up to (and including) callback
- * `upTo`: live sessions in scope, one per room (the newest), beyond `maxSessions` in the order the identity first
- * joined their rooms.
+ * `upTo`: live sessions in scope, one per room (the newest), beyond `maxSessions` in the order the identity's
+ * continuous stays in their rooms began (a session starting within STAY_GAP_MS of the end of the previous one in the
+ * same room, or while it was still live, continues that stay).
  */
 function trulyOverLimit(history: readonly ParticipantEvent[], upTo: number, identity: string, r: DuplicateIdentity) {
   const prefix = history.slice(0, upTo + 1).filter((event) => event.participant.identity === identity);
@@ -607,22 +608,33 @@ function trulyOverLimit(history: readonly ParticipantEvent[], upTo: number, iden
     if (!connectedAt.has(event.participant.sid)) connectedAt.set(event.participant.sid, event.timestamp);
   }
   const order = (a: string, b: string) => (connectedAt.get(a) ?? 0) - (connectedAt.get(b) ?? 0) || compareText(a, b);
-  const firstJoin = new Map<string, number>();
-  for (const event of prefix) {
-    if (event.type !== "participant-disconnected" && !firstJoin.has(event.room.sid)) {
-      firstJoin.set(event.room.sid, event.timestamp);
+  const finals = finalCallbacks(prefix);
+  const endOf = (participant: string) => {
+    const last = finals.get(participant);
+    return last?.type === "participant-disconnected" ? last.timestamp : Number.POSITIVE_INFINITY;
+  };
+  const stayStart = (participant: string, roomSid: string) => {
+    let start = connectedAt.get(participant) ?? 0;
+    const earlier = [...finals]
+      .filter(([other, last]) => other !== participant && last.room.sid === roomSid)
+      .map(([other]) => other)
+      .sort((a, b) => (connectedAt.get(b) ?? 0) - (connectedAt.get(a) ?? 0));
+    for (const other of earlier) {
+      const otherStart = connectedAt.get(other) ?? 0;
+      if (otherStart < start && endOf(other) + STAY_GAP_MS >= start) start = otherStart;
     }
-  }
-  const roomOf = new Map<string, string>();
+    return start;
+  };
   const newestPerRoom = new Map<string, string>();
-  for (const [participant, last] of finalCallbacks(prefix)) {
+  for (const [participant, last] of finals) {
     if (last.type === "participant-disconnected" || !duplicateScopeIncludes(r, last.room.name)) continue;
     const current = newestPerRoom.get(last.room.sid);
     if (current === undefined || order(current, participant) < 0) newestPerRoom.set(last.room.sid, participant);
-    roomOf.set(participant, last.room.sid);
   }
-  const joined = (participant: string) => firstJoin.get(roomOf.get(participant) ?? "") ?? 0;
-  const kept = [...newestPerRoom.values()].sort((a, b) => joined(a) - joined(b) || order(a, b));
+  const stays = new Map(
+    [...newestPerRoom].map(([roomSid, participant]) => [participant, stayStart(participant, roomSid)]),
+  );
+  const kept = [...newestPerRoom.values()].sort((a, b) => (stays.get(a) ?? 0) - (stays.get(b) ?? 0) || order(a, b));
   if (r.keep === "newest") kept.reverse();
   return kept.slice(r.maxSessions);
 }

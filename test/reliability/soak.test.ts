@@ -3,6 +3,7 @@ import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { type AuditEntry, auditEntryIds, auditEntrySchema } from "../../core/audit.ts";
 import { manualClock } from "../../core/clock.ts";
+import { STAY_GAP_MS } from "../../core/decide.ts";
 import { isLive } from "../../core/presence.ts";
 import { sweep } from "../../core/sweep.ts";
 import { type DeliveredCallback, ParticipantStateError } from "../../local/twilio-emulator/index.ts";
@@ -781,9 +782,25 @@ describe("randomized soak", () => {
             (end === at && final.get(session.sid)?.endReason === "disconnected_via_api"))
         );
       };
-      /** Rooms rank by the identity's first join (the README's duplicate-identity rule). */
+      /**
+       * Rooms rank by when the identity's continuous stay in them began (the README's duplicate-identity rule): a
+       * session starting while an earlier one in the same room was live, or within STAY_GAP_MS of its end, continues
+       * that stay.
+       */
+      const stayStart = (session: SoakSession) => {
+        let start = session.connectedAt;
+        const earlier = sessions
+          .filter((other) => other.identity === session.identity && other.roomSid === session.roomSid)
+          .sort((x, y) => y.connectedAt - x.connectedAt);
+        for (const other of earlier) {
+          if (other.connectedAt < start && (endOf(other) ?? Number.POSITIVE_INFINITY) + STAY_GAP_MS >= start) {
+            start = other.connectedAt;
+          }
+        }
+        return start;
+      };
       const ranksBefore = (a: SoakSession, b: SoakSession) =>
-        firstJoin(a) < firstJoin(b) || (firstJoin(a) === firstJoin(b) && older(a, b));
+        stayStart(a) < stayStart(b) || (stayStart(a) === stayStart(b) && older(a, b));
       /**
        * When the session first was over the duplicate-identity limit: live at the later of its connect and another
        * session's of its identity, in a shared room ranked before its own. Decisions are taken at connects.
