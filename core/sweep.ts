@@ -63,14 +63,19 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
   let ruleCursor = state.ruleCursor;
   try {
     const due = await deps.sessions.dueDeadlines(startedAt, options.batch);
-    for (const deadline of due) {
-      const target = { ...deadline, status: "connected" as const, lastEventAt: 0 };
-      kicks.push(...(await enforceIdentity(deadline.identity, [target], trigger, startedAt, deps)));
+    // One task per identity: its deadlines are decided together, over one read of its presence.
+    const dueByIdentity = new Map<string, (typeof due)[number][]>();
+    for (const deadline of due)
+      dueByIdentity.set(deadline.identity, [...(dueByIdentity.get(deadline.identity) ?? []), deadline]);
+    for (const reports of await inParallel([...dueByIdentity], async ([identity, deadlines]) => {
+      const targets = deadlines.map((deadline) => ({ ...deadline, status: "connected" as const, lastEventAt: 0 }));
+      return enforceIdentity(identity, targets, trigger, startedAt, deps);
+    })) {
+      kicks.push(...reports);
     }
 
     const open = await deps.audit.openKicks(startedAt, options.batch);
-    for (const { entry, retryAt } of open) {
-      const report = await retryKick(entry, retryAt, startedAt, deps);
+    for (const report of await inParallel(open, ({ entry, retryAt }) => retryKick(entry, retryAt, startedAt, deps))) {
       if (report !== undefined) kicks.push(report);
     }
 
@@ -237,9 +242,8 @@ async function reconcile(
   let closed = 0;
   let adopted = 0;
   const kicks: KickReport[] = [];
-  for (const room of rooms) {
-    const state = await deps.video.fetchRoom(room.sid);
-    const tracked = await deps.sessions.roomSessions(room.sid);
+  await inParallel(rooms, async (room) => {
+    const [state, tracked] = await Promise.all([deps.video.fetchRoom(room.sid), deps.sessions.roomSessions(room.sid)]);
     const connected = new Map<string, { identity: string; since: number }>();
     if (state?.status === "in-progress") {
       for await (const participant of deps.video.listParticipants(room.sid, { status: "connected", pageSize: 1000 })) {
@@ -283,8 +287,38 @@ async function reconcile(
       // Tracked once its decisions are written down: if this run fails before, the next one adopts it again.
       await deps.sessions.trackSession(session, session.lastEventAt);
     }
-  }
+  });
   return { rooms: rooms.length, closed, adopted, kicks };
+}
+
+/**
+ * How many identities, kicks or rooms one sweep works on at once: the provider's requests dominate (two per room
+ * reconciled, one per kick), and one after another they would not fit 500 rooms into a run.
+ */
+export const SWEEP_CONCURRENCY = 8;
+
+/**
+ * `task` over every item, at most SWEEP_CONCURRENCY at a time; the results in the items' order. After a failure no
+ * new item is started, and the first error is thrown once those under way have settled, so nothing is left running
+ * when the lease is given back.
+ */
+async function inParallel<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await task(items[index] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+  return results;
 }
 
 /** Records the disconnect the provider's list implies, as of `now`, and drops the session's deadline. */

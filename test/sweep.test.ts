@@ -5,7 +5,7 @@ import { manualClock } from "../core/clock.ts";
 import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
 import type { RuleSpecInput } from "../core/rules.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
-import { sweep } from "../core/sweep.ts";
+import { SWEEP_CONCURRENCY, sweep } from "../core/sweep.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 import { createTestTables } from "./support/tables.ts";
 
@@ -92,6 +92,40 @@ describe("reconciliation", () => {
 
     await h.pipeline.sweep();
     expect((await h.sessions.presence("leaving-leo"))?.sessions[0]?.status).toBe("disconnected");
+  });
+});
+
+describe("reconciliation of many rooms", () => {
+  it("asks Twilio about several rooms at once, never more than SWEEP_CONCURRENCY, and reconciles every one", async () => {
+    clock.set(T0 + 220_000);
+    const rooms = await Promise.all(Array.from({ length: 20 }, (_, i) => h.room(`busy-room-${i}`)));
+    const joined = await Promise.all(rooms.map((roomSid, i) => h.emulator.join(roomSid, `busy-user-${i}`)));
+    await h.settle();
+    h.emulator.dropCallbacks(rooms.length);
+    await Promise.all(rooms.map((roomSid, i) => h.emulator.leave(roomSid, joined[i]?.sid ?? "")));
+
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const counted =
+      <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        try {
+          return await call(...args);
+        } finally {
+          inFlight -= 1;
+        }
+      };
+    const video = { ...h.sweepDeps.video, fetchRoom: counted(h.sweepDeps.video.fetchRoom) };
+    const report = await sweep({ ...h.sweepDeps, video }, { owner: "many-rooms", leaseMs: 60_000, batch: 100 });
+
+    expect(report.roomsReconciled).toBeGreaterThanOrEqual(rooms.length);
+    expect(mostInFlight).toBeGreaterThan(1);
+    expect(mostInFlight).toBeLessThanOrEqual(SWEEP_CONCURRENCY);
+    for (let i = 0; i < rooms.length; i++) {
+      expect((await h.sessions.presence(`busy-user-${i}`))?.sessions[0]?.status).toBe("disconnected");
+    }
   });
 });
 
