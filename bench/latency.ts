@@ -3,6 +3,7 @@ import { Worker } from "node:worker_threads";
 import type { RuleStore } from "../core/ports.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
 import type { LocalPipeline } from "../local/pipeline.ts";
+import type { SqsLambda } from "../local/sqs-queue.ts";
 import type { TwilioEmulator } from "../local/twilio-emulator/index.ts";
 import type { AckSenderInput, AckSenderOutput } from "./ack-sender.ts";
 import { type Summary, summarize, waitFor } from "./stats.ts";
@@ -21,17 +22,49 @@ export async function measureAck(options: {
   warmup: number;
   concurrency: number;
   salt: number;
+  /** Holds the enforcer while the callbacks are sent, and lets it go after: the webhook timed alone. */
+  enforcer?: EnforcerHold;
 }): Promise<{ summary: Summary; non2xx: number }> {
-  const { pipeline, ...rest } = options;
+  const { pipeline, enforcer, ...rest } = options;
   const input: AckSenderInput = { url: pipeline.webhookUrl, ...rest };
+  enforcer?.hold();
   const output = await new Promise<AckSenderOutput>((resolve, reject) => {
     const sender = new Worker(new URL("./ack-sender.ts", import.meta.url), { workerData: input });
     sender.once("message", (message: AckSenderOutput) => resolve(message));
     sender.once("error", reject);
     sender.once("exit", (code) => reject(new Error(`the ack sender exited with ${code} before reporting`)));
   });
+  enforcer?.release();
   await pipeline.queue.idle();
   return { summary: summarize(output.latencies), non2xx: output.non2xx };
+}
+
+/** A gate on the queue's consumer (the enforcer handler): while held, invocations wait before they start. */
+export interface EnforcerHold {
+  hold(): void;
+  release(): void;
+  /** Wraps the enforcer handler, for `startLocalPipeline`'s `consumer` option. */
+  wrap(enforcer: SqsLambda): SqsLambda;
+}
+
+export function enforcerHold(): EnforcerHold {
+  let gate: Promise<void> | undefined;
+  let open = () => {};
+  return {
+    hold() {
+      gate ??= new Promise<void>((resolve) => {
+        open = resolve;
+      });
+    },
+    release() {
+      open();
+      gate = undefined;
+    },
+    wrap: (enforcer) => async (event) => {
+      await gate;
+      return enforcer(event);
+    },
+  };
 }
 
 export interface KickLatency {

@@ -25,6 +25,8 @@ export interface SweepOptions {
   readonly leaseMs: number;
   /** Upper bound of items read per phase and run. */
   readonly batch: number;
+  /** Whether this run reconciles the rooms in progress with the provider's lists (two requests a room); yes if absent. */
+  readonly reconcile?: boolean;
 }
 
 export interface SweepReport {
@@ -86,7 +88,10 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
       ruleCursor = changes[changes.length - 1]?.cursor ?? ruleCursor;
     }
 
-    const reconciled = await reconcile(trigger, startedAt, deps);
+    const reconciled =
+      options.reconcile === false
+        ? { rooms: 0, closed: 0, adopted: 0, kicks: [] }
+        : await reconcile(trigger, startedAt, deps);
     kicks.push(...reconciled.kicks);
     return {
       ran: true,

@@ -12,11 +12,24 @@ export const SWEEP_TICK_MS = 5_000;
 /** The schedule fires every minute; an invocation sweeps until this much of its time is left. */
 const STOP_BEFORE_END_MS = 8_000;
 
-/** One sweep, observed. */
+/**
+ * Reconciling asks Twilio about every room believed in progress (two requests a room): a lost callback is found
+ * within a minute, without 200 requests a second for 500 rooms at every tick.
+ */
+export const RECONCILE_EVERY_MS = 60_000;
+
+/**
+ * One sweep, observed. It reconciles when asked to, or, if not told, when its last reconciling run is a minute
+ * old; deadlines, retries and rule changes are handled at every run.
+ */
 export function createSweepRun(deps: SweepDependencies, { logger, metrics }: Observability, owner = randomUUID()) {
-  return async (): Promise<SweepReport> => {
+  let reconciledAt = Number.NEGATIVE_INFINITY;
+  return async (options: { readonly reconcile?: boolean } = {}): Promise<SweepReport> => {
     try {
-      const report = await sweep(deps, { owner, leaseMs: 30_000, batch: 100 });
+      const startedAt = deps.clock.now();
+      const reconcile = options.reconcile ?? startedAt - reconciledAt >= RECONCILE_EVERY_MS;
+      const report = await sweep(deps, { owner, leaseMs: 30_000, batch: 100, reconcile });
+      if (report.ran && reconcile) reconciledAt = startedAt;
       if (report.ran) {
         for (const kick of report.kicks) {
           metrics.addMetric(kick.outcome === "failed" ? "KickFailures" : "SweepKicks", MetricUnit.Count, 1);

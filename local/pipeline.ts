@@ -51,7 +51,7 @@ export interface LocalPipeline {
   /** The server's own origin. */
   readonly url: string;
   readonly queue: SqsQueue;
-  /** Runs one sweep now. */
+  /** Runs one sweep now, reconciliation included. */
   sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
 }
@@ -103,9 +103,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   let sweeping: Promise<unknown> = Promise.resolve();
   const timer = options.sweepTimer
     ? setInterval(() => {
-        sweeping = sweeping.then(sweep).catch((error: unknown) => {
-          options.observability.enforcer.logger.error("sweep failed", error as Error);
-        });
+        // As the deployed loop does: every tick, reconciling once a minute.
+        sweeping = sweeping
+          .then(() => sweep())
+          .catch((error: unknown) => {
+            options.observability.enforcer.logger.error("sweep failed", error as Error);
+          });
       }, SWEEP_TICK_MS)
     : undefined;
 
@@ -113,7 +116,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     webhookUrl,
     url: server.url,
     queue,
-    sweep,
+    sweep: () => sweep({ reconcile: true }),
     async stop() {
       clearInterval(timer);
       await sweeping;

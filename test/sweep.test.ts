@@ -6,6 +6,8 @@ import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
 import type { RuleSpecInput } from "../core/rules.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
 import { SWEEP_CONCURRENCY, sweep } from "../core/sweep.ts";
+import { observability } from "../functions/observability.ts";
+import { createSweepRun, RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../functions/sweep.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 import { createTestTables } from "./support/tables.ts";
 
@@ -126,6 +128,28 @@ describe("reconciliation of many rooms", () => {
     for (let i = 0; i < rooms.length; i++) {
       expect((await h.sessions.presence(`busy-user-${i}`))?.sessions[0]?.status).toBe("disconnected");
     }
+  });
+});
+
+describe("reconciliation's pace", () => {
+  it("the scheduled runs reconcile once a minute, and handle deadlines at every tick", async () => {
+    clock.set(T0 + 240_000);
+    const run = createSweepRun(h.sweepDeps, observability("sweep"));
+    const reconciledRooms: boolean[] = [];
+    for (const at of [
+      0,
+      SWEEP_TICK_MS,
+      RECONCILE_EVERY_MS - 1,
+      RECONCILE_EVERY_MS,
+      RECONCILE_EVERY_MS + SWEEP_TICK_MS,
+    ]) {
+      clock.set(T0 + 240_000 + at);
+      const report = await run();
+      expect(report.ran).toBe(true);
+      reconciledRooms.push(report.roomsReconciled > 0);
+    }
+    expect(reconciledRooms).toEqual([true, false, false, true, false]);
+    expect((await run({ reconcile: true })).roomsReconciled).toBeGreaterThan(0);
   });
 });
 
