@@ -18,7 +18,7 @@ import { startLocalPipeline } from "../local/pipeline.ts";
 import { startEmulator, twilioEnvironment } from "../local/twilio-emulator/index.ts";
 import { type BundleResult, DEPLOYED_SDK, ESBUILD, esbuildVersion, kb, measureBundles } from "./bundle.ts";
 import { type EventCost, measureCapacity } from "./capacity.ts";
-import { enforcerHold, type KickLatency, measureAck, measureKick } from "./latency.ts";
+import { type EnforcerHold, enforcerHold, type KickLatency, measureAck, measureKick } from "./latency.ts";
 import { dynamoDbLocalPid, type MemoryPeaks, mib } from "./memory.ts";
 import { measureScaling, type ScalingResult, type SweepRun } from "./scaling.ts";
 import { round, type Summary } from "./stats.ts";
@@ -92,46 +92,23 @@ try {
   const rules = dynamoRuleStore(client, names.Rules);
 
   log(`1/6 webhook ack latency: ${ACK_CALLBACKS} signed callbacks (+${ACK_WARMUP} warm-up)`);
-  const ackSerial = await measureAck({
-    pipeline,
-    accountSid: twilio.accountSid,
-    authToken: twilio.authToken,
-    count: ACK_CALLBACKS,
-    warmup: ACK_WARMUP,
-    concurrency: 1,
-    salt: 1,
-  });
-  const ackConcurrent = await measureAck({
-    pipeline,
-    accountSid: twilio.accountSid,
-    authToken: twilio.authToken,
-    count: ACK_CALLBACKS,
-    warmup: ACK_WARMUP,
-    concurrency: 10,
-    salt: 2,
-  });
+  const ack = (concurrency: number, salt: number, enforcer?: EnforcerHold) =>
+    measureAck({
+      pipeline,
+      accountSid: twilio.accountSid,
+      authToken: twilio.authToken,
+      count: ACK_CALLBACKS,
+      warmup: ACK_WARMUP,
+      concurrency,
+      salt,
+      ...(enforcer === undefined ? {} : { enforcer }),
+    });
+  const ackSerial = await ack(1, 1);
+  const ackConcurrent = await ack(10, 2);
   // The same with the enforcer held until the sending is over: the webhook alone, as in AWS, where the enforcer is
   // another function and does not share the webhook's event loop.
-  const ackAlone = await measureAck({
-    pipeline,
-    accountSid: twilio.accountSid,
-    authToken: twilio.authToken,
-    count: ACK_CALLBACKS,
-    warmup: ACK_WARMUP,
-    concurrency: 1,
-    salt: 3,
-    enforcer: hold,
-  });
-  const ackAloneConcurrent = await measureAck({
-    pipeline,
-    accountSid: twilio.accountSid,
-    authToken: twilio.authToken,
-    count: ACK_CALLBACKS,
-    warmup: ACK_WARMUP,
-    concurrency: 10,
-    salt: 4,
-    enforcer: hold,
-  });
+  const ackAlone = await ack(1, 3, hold);
+  const ackAloneConcurrent = await ack(10, 4, hold);
 
   log(`2/6 callback → kick latency at ${KICK_ROOMS.join(", ")} rooms`);
   const kicks: KickLatency[] = [];
