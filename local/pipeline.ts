@@ -103,9 +103,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   let sweeping: Promise<unknown> = Promise.resolve();
   const timer = options.sweepTimer
     ? setInterval(() => {
-        // As the deployed loop does: every tick, reconciling once a minute.
+        // Every tick, reconciling at each (AWS's loop reconciles once a minute, to spare Twilio's API; locally the
+        // requests go to the emulator, and lost callbacks show within seconds).
         sweeping = sweeping
-          .then(() => sweep())
+          .then(() => sweep({ reconcile: true }))
           .catch((error: unknown) => {
             options.observability.enforcer.logger.error("sweep failed", error as Error);
           });

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SWEEP_CONCURRENCY } from "../../core/sweep.ts";
 import type { TwilioCredentials } from "../../core/twilio/http.ts";
 import { computeSignature } from "../../core/twilio/signature.ts";
 import { twilioVideo } from "../../core/twilio/video.ts";
@@ -295,7 +296,8 @@ describe("no secret in the logs", () => {
     // Twilio failing under the sweep's reconciliation: the connection reset on every attempt, so the error logged
     // carries its whole cause chain (the fetch error and the socket's).
     const sweepFailures = occurrences("sweep failed");
-    emulator.injectFault({ match: { method: "GET", path: "/v1/Rooms/" }, reset: true, times: 2 });
+    // Every attempt (2) of every room the sweep asks about at once (up to SWEEP_CONCURRENCY) is reset.
+    emulator.injectFault({ match: { method: "GET", path: "/v1/Rooms/" }, reset: true, times: 2 * SWEEP_CONCURRENCY });
     await waitFor("a sweep to fail on a reset connection", () =>
       occurrences("sweep failed") > sweepFailures ? true : undefined,
     );
