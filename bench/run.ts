@@ -12,7 +12,7 @@ import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 import { loadTwilioConfig } from "../core/config.ts";
 import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
-import { SWEEP_TICK_MS } from "../functions/sweep.ts";
+import { RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../functions/sweep.ts";
 import { createTables, startDynamoDbLocal } from "../local/dynamodb.ts";
 import { startLocalPipeline } from "../local/pipeline.ts";
 import { startEmulator, twilioEnvironment } from "../local/twilio-emulator/index.ts";
@@ -202,7 +202,10 @@ function sweepCost(run: SweepRun) {
       run.writeUnits * PRICES.dynamoWriteRequestUnitPerMillion) /
     1e6;
   const intervalSeconds = Math.max(SWEEP_TICK_MS, run.durationMs) / 1000;
-  const sweepsPerMonth = MONTH_SECONDS / intervalSeconds;
+  // One tick a minute reconciles (RECONCILE_EVERY_MS); the others handle deadlines, retries and rule changes only.
+  const ticksPerMonth = MONTH_SECONDS / intervalSeconds;
+  const reconcilingPerMonth = Math.min(ticksPerMonth, MONTH_SECONDS / (RECONCILE_EVERY_MS / 1000));
+  const sweepsPerMonth = run.reconciled ? reconcilingPerMonth : ticksPerMonth - reconcilingPerMonth;
   // Each invocation sweeps until too little of its 70 s timeout is left: ~60 s, plus its last sweep.
   const lambdaSeconds = 60 + run.durationMs / 1000;
   const lambda =
@@ -214,7 +217,7 @@ function sweepCost(run: SweepRun) {
     sweepsPerMonth: Math.round(sweepsPerMonth),
     dynamoPerMonthUsd: round(perSweep * sweepsPerMonth, 2),
     lambdaPerMonthUsd: round(lambda, 2),
-    twilioRequestsPerSecond: round(run.twilioRequests / intervalSeconds, 1),
+    twilioRequestsPerSecond: round((run.twilioRequests * sweepsPerMonth) / MONTH_SECONDS, 1),
   };
 }
 
@@ -630,7 +633,7 @@ function renderScaling(scaling: ScalingResult, costs: ReturnType<typeof sweepCos
       .map(([name, count]) => `${count} ${name.replace(/Command$/, "")}`)
       .join(", ") || "-";
   const lambda = costs.at(-1)?.lambdaPerMonthUsd;
-  const steady = sweep.runs.at(-1);
+  const steady = sweep.runs.find((run) => run.reconciled && run.report.deadlinesDue === 0 && run.activeRooms > 0);
   return [
     `## 5. Scaling: ${scaling.seedBansAndSessions} vs ${scaling.bulk.toLocaleString("en")} exact bans and connected sessions; the sweep with ${sweep.sessions.toLocaleString("en")} sessions`,
     "",
@@ -680,8 +683,8 @@ function renderScaling(scaling: ScalingResult, costs: ReturnType<typeof sweepCos
         "sweep",
         "DynamoDB $ per sweep",
         "sweeps per month",
-        "DynamoDB $ per month (every sweep like this one)",
-        "Twilio requests / s",
+        "DynamoDB $ per month (its share of the sweeps)",
+        "Twilio requests / s (month average)",
       ],
       costs.map((c) => [
         c.label,
@@ -698,15 +701,15 @@ function renderScaling(scaling: ScalingResult, costs: ReturnType<typeof sweepCos
     `max-duration rule (${sweep.limitSeconds} s) covers every room; each session has its deadline, ${sweep.dueDeadlines} of them past due (kicked by`,
     "the first sweep, then closed by its reconciliation as the emulator reports them gone). The first run after the",
     "rule was created (it applies the change log to nobody) is not shown. A month is 30 days of one sweep per",
-    `${SWEEP_TICK_MS / 1000} s tick (functions/sweep.ts), or back to back when a sweep takes longer than the tick. On top, the sweep's`,
-    `Lambda runs ~60 s of every minute at 512 MB whatever it finds: $${lambda ?? "-"} per month (arm64 price above).`,
-    "Reconciliation reads every active room each tick: its cost grows with the rooms in progress, not with callbacks.",
+    `${SWEEP_TICK_MS / 1000} s tick (functions/sweep.ts), or back to back when a sweep takes longer than the tick, of which one a minute`,
+    `reconciles. On top, the sweep's Lambda runs ~60 s of every minute at 512 MB whatever it finds: $${lambda ?? "-"} per month`,
+    "(arm64 price above). Reconciliation reads every active room: its cost grows with the rooms in progress, not with",
+    "callbacks.",
     ...(steady === undefined
       ? []
       : [
-          `It calls Twilio ${steady.twilioRequests.toLocaleString("en")} times per tick here, one request after another (the emulator answers in`,
-          `about a millisecond); at an assumed ${TWILIO_REQUEST_MS} ms per request in AWS that alone is ~${Math.round((steady.twilioRequests * TWILIO_REQUEST_MS) / 1000)} s per sweep, against the`,
-          `${SWEEP_TICK_MS / 1000} s tick and the function's 70 s timeout.`,
+          `A reconciling sweep calls Twilio ${steady.twilioRequests.toLocaleString("en")} times here, 8 rooms at a time (SWEEP_CONCURRENCY); at an assumed`,
+          `${TWILIO_REQUEST_MS} ms per request in AWS that is ~${Math.round((steady.twilioRequests * TWILIO_REQUEST_MS) / 8 / 1000)} s per reconciling sweep, inside the function's 70 s timeout.`,
         ]),
     `DynamoDB Local's peak RSS after all the loading: ${scaling.jvmPeakRss === undefined ? "not measured" : `${mib(scaling.jvmPeakRss)} MiB (VmHWM)`}.`,
     "",

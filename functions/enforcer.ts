@@ -52,7 +52,8 @@ export function createEnforcerHandler(deps: EnforcerDependencies, { logger, metr
         ...(context === undefined ? {} : { context }),
       });
     } finally {
-      metrics.publishStoredMetrics();
+      // A batch without a kick adds no metric: publishing nothing would only print Powertools' warning.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }

@@ -40,7 +40,8 @@ export function createSweepRun(deps: SweepDependencies, { logger, metrics }: Obs
       }
       return report;
     } finally {
-      metrics.publishStoredMetrics();
+      // A batch without a kick adds no metric: publishing nothing would only print Powertools' warning.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }
