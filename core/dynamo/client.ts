@@ -32,7 +32,13 @@ export function createDocumentClient(options: DynamoOptions = {}): DynamoDBDocum
       ? {}
       : { endpoint: options.endpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } }),
     maxAttempts: options.maxAttempts ?? 3,
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 3000, connectionTimeout: 1000 },
+    // Without throwOnRequestTimeout the handler only logs a warning when requestTimeout passes, and a hung request
+    // would hold its Lambda until the function's own timeout.
+    requestHandler: {
+      requestTimeout: options.requestTimeoutMs ?? 3000,
+      throwOnRequestTimeout: true,
+      connectionTimeout: 1000,
+    },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
