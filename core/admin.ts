@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { type AuditEntry, type AuditPage, auditEntryIds, kickOutcomes, type RuleChangeEntry } from "./audit.ts";
+import { type AuditEntry, type AuditPage, auditEntryIds, kickOutcomes } from "./audit.ts";
 import type { Clock } from "./clock.ts";
-import { AuditEntryExistsError, RuleNotFoundError } from "./errors.ts";
+import { RuleNotFoundError } from "./errors.ts";
 import type { AuditLog, RuleStore, SessionStore } from "./ports.ts";
 import { isLive } from "./presence.ts";
 import {
@@ -35,18 +35,6 @@ export interface AdminDependencies {
 
 const isoNow = (clock: Clock) => new Date(clock.now()).toISOString();
 
-/**
- * Writes the rule-change entry for a change already made. Its id is the change's (rule, version, kind), so a
- * retried request finds the entry instead of writing a second one.
- */
-async function recordChange(deps: AdminDependencies, entry: RuleChangeEntry): Promise<void> {
-  try {
-    await deps.audit.begin(entry);
-  } catch (error) {
-    if (!(error instanceof AuditEntryExistsError)) throw error;
-  }
-}
-
 export async function createRule(deps: AdminDependencies, input: unknown, actor: string): Promise<Rule> {
   const { id, ...spec } = parse(ruleCreateSchema, input, "rule");
   const now = isoNow(deps.clock);
@@ -63,9 +51,9 @@ export async function createRule(deps: AdminDependencies, input: unknown, actor:
     },
     "rule",
   );
-  await deps.ruleStore.create(rule);
-  await recordChange(deps, {
-    id: auditEntryIds.ruleChange(rule.id, rule.version, "created"),
+  // The rule and its audit entry in one transaction: no change without the entry that says who made it.
+  await deps.ruleStore.create(rule, {
+    id: auditEntryIds.ruleChange(rule.id, rule.version, "created", now),
     action: "rule-change",
     change: "created",
     createdAt: now,
@@ -106,9 +94,8 @@ export async function updateRule(
     },
     "rule",
   );
-  await deps.ruleStore.replace(after, expectedVersion);
-  await recordChange(deps, {
-    id: auditEntryIds.ruleChange(id, after.version, "updated"),
+  await deps.ruleStore.replace(after, expectedVersion, {
+    id: auditEntryIds.ruleChange(id, after.version, "updated", now),
     action: "rule-change",
     change: "updated",
     createdAt: now,
@@ -126,16 +113,16 @@ export async function deleteRule(
   expectedVersion: number | undefined,
   actor: string,
 ): Promise<void> {
-  const before = await deps.ruleStore.delete(parse(ruleIdSchema, id, "rule id"), expectedVersion);
-  await recordChange(deps, {
-    id: auditEntryIds.ruleChange(id, before.version, "deleted"),
+  const now = isoNow(deps.clock);
+  await deps.ruleStore.delete(parse(ruleIdSchema, id, "rule id"), expectedVersion, (before) => ({
+    id: auditEntryIds.ruleChange(id, before.version, "deleted", now),
     action: "rule-change",
     change: "deleted",
-    createdAt: isoNow(deps.clock),
+    createdAt: now,
     actor,
     ruleId: id,
     before,
-  });
+  }));
 }
 
 const booleanParam = z.enum(["true", "false"]).transform((value) => value === "true");

@@ -110,8 +110,9 @@ export interface OpenKick {
 export const auditEntryIds = {
   kick: (participantSid: string) => `kick:${participantSid}`,
   wouldKick: (participantSid: string, ruleId: string) => `would-kick:${participantSid}:${ruleId}`,
-  ruleChange: (ruleId: string, version: number, change: RuleChangeEntry["change"]) =>
-    `rule:${ruleId}:${version}:${change}`,
+  /** With the change's time: a rule deleted and created again under its id starts again at version 1. */
+  ruleChange: (ruleId: string, version: number, change: RuleChangeEntry["change"], at: string) =>
+    `rule:${ruleId}:${version}:${change}:${at}`,
 };
 
 /** Filters for reading the trail; newest first. */

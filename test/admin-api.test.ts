@@ -130,6 +130,18 @@ describe("rules", () => {
     expect(entries[1]).toMatchObject({ before: { version: 1, enabled: true }, after: { version: 2, enabled: false } });
   });
 
+  it("a rule deleted and created again under its id has both creations in the trail", async () => {
+    const spec = { id: "again-ban", kind: "ban", identity: "again-user", reason: "r" };
+    expect((await api("/admin/rules", { method: "POST", body: spec })).status).toBe(201);
+    expect((await api("/admin/rules/again-ban", { method: "DELETE" })).status).toBe(204);
+    expect((await api("/admin/rules", { method: "POST", body: spec })).status).toBe(201);
+
+    const history = await api("/admin/audit?rule=again-ban&action=rule-change");
+    const entries = history.json.entries as { change: string; id: string }[];
+    expect(entries.map((e) => e.change)).toEqual(["created", "deleted", "created"]);
+    expect(new Set(entries.map((e) => e.id)).size).toBe(3);
+  });
+
   it("generates an id when none is given", async () => {
     const created = await api("/admin/rules", {
       method: "POST",
@@ -226,11 +238,13 @@ describe("bad input: a clear 4xx, and nothing changes", () => {
 
 describe("audit trail", () => {
   it("filters, pages with a stable cursor, fetches one entry, and exports NDJSON and CSV page by page", async () => {
+    const createdAt: string[] = [];
     for (let i = 0; i < 5; i++) {
-      await api("/admin/rules", {
+      const created = await api("/admin/rules", {
         method: "POST",
         body: { id: `paged-${i}`, kind: "ban", identity: `paged-user-${i}`, reason: "p" },
       });
+      createdAt.push(created.json.createdAt as string);
     }
     const seen: string[] = [];
     let cursor: string | undefined;
@@ -242,9 +256,13 @@ describe("audit trail", () => {
       cursor = page.json.cursor as string | undefined;
     } while (cursor !== undefined);
     expect(new Set(seen).size).toBe(seen.length);
-    for (let i = 0; i < 5; i++) expect(seen).toContain(auditEntryIds.ruleChange(`paged-${i}`, 1, "created"));
+    for (let i = 0; i < 5; i++) {
+      expect(seen).toContain(auditEntryIds.ruleChange(`paged-${i}`, 1, "created", createdAt[i] ?? ""));
+    }
 
-    const one = await api(`/admin/audit/${encodeURIComponent(auditEntryIds.ruleChange("paged-0", 1, "created"))}`);
+    const one = await api(
+      `/admin/audit/${encodeURIComponent(auditEntryIds.ruleChange("paged-0", 1, "created", createdAt[0] ?? ""))}`,
+    );
     expect(one.json).toMatchObject({ action: "rule-change", ruleId: "paged-0" });
     expect((await api("/admin/audit/nope")).status).toBe(404);
 

@@ -1,6 +1,8 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
+import { auditEntryIds } from "../core/audit.ts";
 import { manualClock } from "../core/clock.ts";
+import { dynamoAuditLog } from "../core/dynamo/audit-log.ts";
 import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
 import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError, ValidationError } from "../core/errors.ts";
 import type { RuleStore } from "../core/ports.ts";
@@ -26,6 +28,52 @@ beforeAll(async () => {
     { step: "initialize", name: "countRequests" },
   );
   store = dynamoRuleStore(client, created.names.Rules);
+});
+
+describe("rule store: rule changes and their audit entries, one transaction", () => {
+  it("a change whose audit entry cannot be written is not made; one whose entry is written has it", async () => {
+    const tables = await createTestTables();
+    const audit = dynamoAuditLog(tables.client, tables.names.Audit, { retentionDays: 30, now: () => T0 });
+    const audited = dynamoRuleStore(tables.client, tables.names.Rules, {
+      tableName: tables.names.Audit,
+      retentionDays: 30,
+    });
+    const ban = rule("atomic-ban", { kind: "ban", identity: "atomic-user", reason: "r" });
+    const record = {
+      id: auditEntryIds.ruleChange(ban.id, 1, "created", ban.createdAt),
+      action: "rule-change" as const,
+      change: "created" as const,
+      createdAt: ban.createdAt,
+      actor: "tester",
+      ruleId: ban.id,
+      after: ban,
+    };
+    // An entry already under that id: the transaction is cancelled, and the rule is not created.
+    await audit.begin({ ...record, actor: "someone-else" });
+    await expect(audited.create(ban, record)).rejects.toThrow();
+    expect(await audited.get(ban.id)).toBeUndefined();
+    expect(await audited.exactBans("atomic-user")).toEqual([]);
+
+    const second = { ...record, id: auditEntryIds.ruleChange(ban.id, 1, "created", "2026-11-21T10:00:01.000Z") };
+    await audited.create(ban, second);
+    expect(await audited.get(ban.id)).toEqual(ban);
+    expect(await audit.get(second.id)).toMatchObject({ actor: "tester", ruleId: ban.id });
+  });
+
+  it("a store without an audit table refuses a change that asks for an entry, and writes nothing", async () => {
+    const ban = rule("unaudited-ban", { kind: "ban", identity: "unaudited-user", reason: "r" });
+    const record = {
+      id: auditEntryIds.ruleChange(ban.id, 1, "created", ban.createdAt),
+      action: "rule-change" as const,
+      change: "created" as const,
+      createdAt: ban.createdAt,
+      actor: "tester",
+      ruleId: ban.id,
+      after: ban,
+    };
+    await expect(store.create(ban, record)).rejects.toThrow(/no audit table/);
+    expect(await store.get(ban.id)).toBeUndefined();
+  });
 });
 
 const next = (r: Rule, changes: Partial<Rule> = {}): Rule => ({ ...r, ...changes, version: r.version + 1 }) as Rule;

@@ -112,21 +112,7 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
       try {
         await client.send(
           new PutCommand({
-            TableName: tableName,
-            Item: {
-              ...entryKey(valid.id),
-              entry: valid,
-              at: sortKey(valid),
-              month: monthOf(Date.parse(valid.createdAt)),
-              ...indexed(valid),
-              // A pending kick is due for the sweep if its writer has not finalised it by then (it crashed).
-              ...(valid.action === "kick" && valid.outcome === "pending"
-                ? { retryShard: RETRY_SHARD, retryAt: Date.parse(valid.createdAt) + options.pendingGraceMs }
-                : {}),
-              expiresAt: Math.ceil(Date.parse(valid.createdAt) / 1000) + options.retentionDays * 86_400,
-            },
-            // The decision key is the item key: whoever writes first owns the decision; a replay finds its entry.
-            ConditionExpression: "attribute_not_exists(pk)",
+            ...auditEntryPut(tableName, valid, options),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           }),
         );
@@ -379,5 +365,34 @@ function planQuery(query: AuditQuery, options: AuditLogOptions): QueryPlan {
     fromKey: new Date(from).toISOString(),
     // `~` sorts after `#`, so every entry of the last millisecond is inside the bound.
     toKey: `${new Date(to).toISOString()}~`,
+  };
+}
+
+/**
+ * The write of a new audit entry, conditional on its key being free: `begin` sends it alone, and the rule store adds
+ * it to a rule change's transaction, so that a rule never changes without its entry.
+ */
+export function auditEntryPut(
+  tableName: string,
+  entry: AuditEntry,
+  options: { readonly retentionDays: number; readonly pendingGraceMs: number },
+) {
+  const valid = parse(auditEntrySchema, entry, "audit entry");
+  return {
+    TableName: tableName,
+    Item: {
+      ...entryKey(valid.id),
+      entry: valid,
+      at: sortKey(valid),
+      month: monthOf(Date.parse(valid.createdAt)),
+      ...indexed(valid),
+      // A pending kick is due for the sweep if its writer has not finalised it by then (it crashed).
+      ...(valid.action === "kick" && valid.outcome === "pending"
+        ? { retryShard: RETRY_SHARD, retryAt: Date.parse(valid.createdAt) + options.pendingGraceMs }
+        : {}),
+      expiresAt: Math.ceil(Date.parse(valid.createdAt) / 1000) + options.retentionDays * 86_400,
+    },
+    // The decision key is the item key: whoever writes first owns the decision; a replay finds its entry.
+    ConditionExpression: "attribute_not_exists(pk)",
   };
 }

@@ -10,9 +10,10 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError } from "../errors.ts";
-import type { RuleStore } from "../ports.ts";
+import type { RuleChangeRecord, RuleStore } from "../ports.ts";
 import { type Ban, isExactBan, type Rule, ruleSchema } from "../rules.ts";
 import { parse } from "../validation.ts";
+import { auditEntryPut } from "./audit-log.ts";
 import { storeError } from "./client.ts";
 
 type Item = Record<string, NativeAttributeValue>;
@@ -64,7 +65,20 @@ const readRule = (item: Item | undefined): Rule | undefined =>
  * Rules in DynamoDB. Each rule is a canonical item (read and versioned by id) and a lookup copy (found by identity
  * or listed with the cached rules), always written together in one transaction, so the two never disagree.
  */
-export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: string): RuleStore {
+/** Where the rule store writes the audit entries of rule changes, in the changes' transactions. */
+export interface RuleAuditTable {
+  readonly tableName: string;
+  readonly retentionDays: number;
+}
+
+export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: string, audit?: RuleAuditTable): RuleStore {
+  /** The audit entry's write, last in the transaction (the rule store's own items keep their places). */
+  const recorded = (record: RuleChangeRecord | undefined) => {
+    if (record === undefined) return [];
+    if (audit === undefined) throw new Error("this rule store has no audit table: rule changes cannot be recorded");
+    return [{ Put: auditEntryPut(audit.tableName, record, { retentionDays: audit.retentionDays, pendingGraceMs: 0 }) }];
+  };
+
   const canonical = (rule: Rule): Item => ({ ...canonicalKey(rule.id), rule, lookup: lookupKey(rule) });
   const lookup = (rule: Rule): Item => ({ ...lookupKey(rule), rule });
 
@@ -85,7 +99,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
       (error.CancellationReasons ?? []).some((reason) => reason.Code === "ConditionalCheckFailed"));
 
   return {
-    async create(input) {
+    async create(input, record) {
       const rule = parse(ruleSchema, input, "rule");
       try {
         await client.send(
@@ -94,6 +108,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
               { Put: { TableName: tableName, Item: canonical(rule), ConditionExpression: "attribute_not_exists(pk)" } },
               { Put: { TableName: tableName, Item: lookup(rule) } },
               { Put: { TableName: tableName, Item: change(rule.id, rule.version, rule.updatedAt, rule) } },
+              ...recorded(record),
             ],
           }),
         );
@@ -107,7 +122,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
       return readRule(await getCanonical(id));
     },
 
-    async replace(input, expectedVersion) {
+    async replace(input, expectedVersion, record) {
       const rule = parse(ruleSchema, input, "rule");
       const stored = await getCanonical(rule.id);
       const current = readRule(stored);
@@ -131,6 +146,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
               ...(moved ? [{ Delete: { TableName: tableName, Key: oldLookup } }] : []),
               { Put: { TableName: tableName, Item: lookup(rule) } },
               { Put: { TableName: tableName, Item: change(rule.id, rule.version, rule.updatedAt, rule) } },
+              ...recorded(record),
             ],
           }),
         );
@@ -140,7 +156,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
       }
     },
 
-    async delete(id, expectedVersion) {
+    async delete(id, expectedVersion, record) {
       const current = readRule(await getCanonical(id));
       if (current === undefined) throw new RuleNotFoundError(id);
       const version = expectedVersion ?? current.version;
@@ -160,6 +176,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
               {
                 Put: { TableName: tableName, Item: change(id, version + 1, new Date().toISOString(), undefined) },
               },
+              ...recorded(record?.(current)),
             ],
           }),
         );
