@@ -30,6 +30,17 @@ beforeAll(async () => {
   store = dynamoRuleStore(client, created.names.Rules);
 });
 
+/** The audit entry of a rule's creation by "tester". */
+const creation = (created: Rule) => ({
+  id: auditEntryIds.ruleChange(created.id, 1, "created", created.createdAt),
+  action: "rule-change" as const,
+  change: "created" as const,
+  createdAt: created.createdAt,
+  actor: "tester",
+  ruleId: created.id,
+  after: created,
+});
+
 describe("rule store: rule changes and their audit entries, one transaction", () => {
   it("a change whose audit entry cannot be written is not made; one whose entry is written has it", async () => {
     const tables = await createTestTables();
@@ -39,15 +50,7 @@ describe("rule store: rule changes and their audit entries, one transaction", ()
       retentionDays: 30,
     });
     const ban = rule("atomic-ban", { kind: "ban", identity: "atomic-user", reason: "r" });
-    const record = {
-      id: auditEntryIds.ruleChange(ban.id, 1, "created", ban.createdAt),
-      action: "rule-change" as const,
-      change: "created" as const,
-      createdAt: ban.createdAt,
-      actor: "tester",
-      ruleId: ban.id,
-      after: ban,
-    };
+    const record = creation(ban);
     // An entry already under that id: the transaction is cancelled, and the rule is not created.
     await audit.begin({ ...record, actor: "someone-else" });
     await expect(audited.create(ban, record)).rejects.toThrow();
@@ -62,15 +65,7 @@ describe("rule store: rule changes and their audit entries, one transaction", ()
 
   it("a store without an audit table refuses a change that asks for an entry, and writes nothing", async () => {
     const ban = rule("unaudited-ban", { kind: "ban", identity: "unaudited-user", reason: "r" });
-    const record = {
-      id: auditEntryIds.ruleChange(ban.id, 1, "created", ban.createdAt),
-      action: "rule-change" as const,
-      change: "created" as const,
-      createdAt: ban.createdAt,
-      actor: "tester",
-      ruleId: ban.id,
-      after: ban,
-    };
+    const record = creation(ban);
     await expect(store.create(ban, record)).rejects.toThrow(/no audit table/);
     expect(await store.get(ban.id)).toBeUndefined();
   });
