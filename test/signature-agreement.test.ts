@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { computeSignature, isValidSignature, type SignedParams } from "../core/twilio/signature.ts";
 
 /**
- * Generated agreement between room-warden's `isValidSignature` and the official `validateRequest` (issue 4): random
+ * Generated agreement between room-warden's `isValidSignature` and the official `validateRequest`: random
  * URLs (schemes, ports, userinfo, unicode and reserved characters, query strings with repeated names and every
  * spelling of a space) and random forms, signed by the official `getExpectedTwilioSignature` for a form of the URL
  * Twilio might have signed, plus mutated requests that must be rejected. Both must return the same verdict on every
