@@ -4,7 +4,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
-import { computeSignature } from "../core/twilio/signature.ts";
+import { participantForm, signedPost } from "./callbacks.ts";
 import { sid } from "./stats.ts";
 
 export interface AckSenderInput {
@@ -25,30 +25,17 @@ export interface AckSenderOutput {
 const { url, accountSid, authToken, count, warmup, concurrency, salt } = workerData as AckSenderInput;
 
 async function send(i: number): Promise<{ ms: number; ok: boolean }> {
-  const connected = i % 2 === 0;
   const n = Math.floor(i / 2);
-  const params: Record<string, string> = {
-    AccountSid: accountSid,
-    RoomName: `ack-room-${salt}-${n % 50}`,
-    RoomSid: sid("RM", n % 50, salt),
-    RoomStatus: "in-progress",
-    RoomType: "group",
-    StatusCallbackEvent: connected ? "participant-connected" : "participant-disconnected",
-    Timestamp: new Date().toISOString(),
-    SequenceNumber: String(i),
-    ParticipantSid: sid("PA", n, salt),
-    ParticipantStatus: connected ? "connected" : "disconnected",
-    ParticipantIdentity: `ack-user-${salt}-${n}`,
-    ...(connected ? {} : { ParticipantDuration: "3" }),
-  };
-  const headers = {
-    "X-Twilio-Signature": computeSignature(authToken, url, params),
-    "User-Agent": "TwilioProxy/1.1",
-    "Content-Type": "application/x-www-form-urlencoded",
-  };
-  const body = new URLSearchParams(params).toString();
+  const form = participantForm({
+    accountSid,
+    room: { sid: sid("RM", n % 50, salt), name: `ack-room-${salt}-${n % 50}` },
+    participant: { sid: sid("PA", n, salt), identity: `ack-user-${salt}-${n}` },
+    event: i % 2 === 0 ? "participant-connected" : "participant-disconnected",
+    sequence: i,
+  });
+  const request = signedPost(url, authToken, form);
   const started = performance.now();
-  const response = await fetch(url, { method: "POST", headers, body });
+  const response = await fetch(url, request);
   await response.arrayBuffer();
   return { ms: performance.now() - started, ok: response.status >= 200 && response.status < 300 };
 }

@@ -3,6 +3,7 @@
  * built here around one instrumented document client (ReturnConsumedCapacity TOTAL on every command, a timestamp
  * before and after each), and a Twilio client that notes when the kick request starts.
  */
+
 import { performance } from "node:perf_hooks";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { systemClock } from "../core/clock.ts";
@@ -17,6 +18,7 @@ import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
 import type { TableNames } from "../core/tables.ts";
 import { twilioVideo } from "../core/twilio/video.ts";
 import type { TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { type ParticipantCallbackEvent, participantForm } from "./callbacks.ts";
 import { round } from "./stats.ts";
 
 export interface CommandRecord {
@@ -135,25 +137,8 @@ export async function measureCapacity(options: {
 
   const room = await emulator.createRoom({ uniqueName: `capacity-${tag}` });
   const accountSid = options.twilio.accountSid;
-  const form = (
-    event: string,
-    participant: { sid: string; identity: string },
-    status: string,
-    sequence: number,
-  ): Record<string, string> => ({
-    AccountSid: accountSid,
-    RoomName: room.uniqueName,
-    RoomSid: room.sid,
-    RoomStatus: "in-progress",
-    RoomType: "group",
-    StatusCallbackEvent: event,
-    Timestamp: new Date().toISOString(),
-    SequenceNumber: String(sequence),
-    ParticipantSid: participant.sid,
-    ParticipantStatus: status,
-    ParticipantIdentity: participant.identity,
-    ...(event === "participant-disconnected" ? { ParticipantDuration: "1" } : {}),
-  });
+  const form = (event: ParticipantCallbackEvent, participant: { sid: string; identity: string }, sequence: number) =>
+    participantForm({ accountSid, room: { sid: room.sid, name: room.uniqueName }, participant, event, sequence });
 
   const now = new Date().toISOString();
   for (let i = 0; i < samples; i++) {
@@ -210,19 +195,19 @@ export async function measureCapacity(options: {
     await measure("participant-connected, no rule", async (i) => {
       const participant = await emulator.join(room.uniqueName, `free-${tag}-${i}`);
       free.push(participant);
-      return form("participant-connected", participant, "connected", 2 * i + 1);
+      return form("participant-connected", participant, 2 * i + 1);
     }),
   );
   events.push(
     await measure("participant-connected, exact ban (kick)", async (i) => {
       const participant = await emulator.join(room.uniqueName, `banned-${tag}-${i}`);
-      return form("participant-connected", participant, "connected", 1);
+      return form("participant-connected", participant, 1);
     }),
   );
   events.push(
     await measure("participant-disconnected", async (i) => {
       const participant = free[i] as { sid: string; identity: string };
-      return form("participant-disconnected", participant, "disconnected", 2 * i + 2);
+      return form("participant-disconnected", participant, 2 * i + 2);
     }),
   );
   client.destroy();

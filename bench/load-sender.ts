@@ -6,7 +6,7 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
-import { computeSignature } from "../core/twilio/signature.ts";
+import { participantForm, signedPost } from "./callbacks.ts";
 import { sid } from "./stats.ts";
 
 export interface LoadSenderInput {
@@ -44,31 +44,18 @@ const open = new Set<Promise<unknown>>();
 
 function send(sent: SentCallback[]): void {
   const i = next++;
-  const connected = i % 2 === 0;
   const n = Math.floor(i / 2);
-  const params: Record<string, string> = {
-    AccountSid: input.accountSid,
-    RoomName: `load-room-${n % input.rooms}`,
-    RoomSid: sid("RM", n % input.rooms, 0x10ad),
-    RoomStatus: "in-progress",
-    RoomType: "group",
-    StatusCallbackEvent: connected ? "participant-connected" : "participant-disconnected",
-    Timestamp: new Date().toISOString(),
-    SequenceNumber: String(i),
-    ParticipantSid: sid("PA", n, 0x10ad),
-    ParticipantStatus: connected ? "connected" : "disconnected",
-    ParticipantIdentity: `load-user-${n}`,
-    ...(connected ? {} : { ParticipantDuration: "3" }),
-  };
-  const headers = {
-    "X-Twilio-Signature": computeSignature(input.authToken, input.url, params),
-    "User-Agent": "TwilioProxy/1.1",
-    "Content-Type": "application/x-www-form-urlencoded",
-  };
-  const body = new URLSearchParams(params).toString();
+  const form = participantForm({
+    accountSid: input.accountSid,
+    room: { sid: sid("RM", n % input.rooms, 0x10ad), name: `load-room-${n % input.rooms}` },
+    participant: { sid: sid("PA", n, 0x10ad), identity: `load-user-${n}` },
+    event: i % 2 === 0 ? "participant-connected" : "participant-disconnected",
+    sequence: i,
+  });
+  const post = signedPost(input.url, input.authToken, form);
   inFlight += 1;
   const sentAt = now();
-  const request = fetch(input.url, { method: "POST", headers, body })
+  const request = fetch(input.url, post)
     .then(async (response) => {
       await response.arrayBuffer();
       return response.status >= 200 && response.status < 300;

@@ -5,6 +5,7 @@
  * machine's drift hits every set alike. Then the cost of one sweep with 10,000 sessions connected in 500 rooms (every
  * participant also connected in the emulator, some max-duration deadlines due), run as functions/sweep.ts runs it.
  */
+
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
@@ -31,6 +32,7 @@ import { twilioVideo } from "../core/twilio/video.ts";
 import { createSweepRun } from "../functions/sweep.ts";
 import { createTables } from "../local/dynamodb.ts";
 import type { EmulatorRoom, TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { type ParticipantCallbackEvent, participantForm } from "./callbacks.ts";
 import { type CommandRecord, instrument } from "./capacity.ts";
 import { processMemory } from "./memory.ts";
 import { ruleItems } from "./rule-items.ts";
@@ -300,23 +302,14 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
 
   /** `count` callbacks of each type on one set: connects without a rule, banned connects (kicked), disconnects. */
   async function measureRound(set: LiveSet, count: number, measured: boolean): Promise<void> {
-    const form = (
-      event: "participant-connected" | "participant-disconnected",
-      participant: { sid: string; identity: string },
-    ): Record<string, string> => ({
-      AccountSid: twilio.accountSid,
-      RoomName: set.room.uniqueName,
-      RoomSid: set.room.sid,
-      RoomStatus: "in-progress",
-      RoomType: "group",
-      StatusCallbackEvent: event,
-      Timestamp: new Date().toISOString(),
-      SequenceNumber: "1",
-      ParticipantSid: participant.sid,
-      ParticipantStatus: event === "participant-connected" ? "connected" : "disconnected",
-      ParticipantIdentity: participant.identity,
-      ...(event === "participant-disconnected" ? { ParticipantDuration: "1" } : {}),
-    });
+    const form = (event: ParticipantCallbackEvent, participant: { sid: string; identity: string }) =>
+      participantForm({
+        accountSid: twilio.accountSid,
+        room: { sid: set.room.sid, name: set.room.uniqueName },
+        participant,
+        event,
+        sequence: 1,
+      });
     const enforce = async (event: ScaledEventName, callback: Record<string, string>) => {
       records.length = 0;
       const started = performance.now();

@@ -11,7 +11,7 @@ import {
 import { enforcerDependencies } from "../core/runtime.ts";
 import { parse } from "../core/validation.ts";
 import { linkedEnvironment } from "./linked.ts";
-import { type Observability, observability } from "./observability.ts";
+import { type Observability, observability, publishMetrics } from "./observability.ts";
 
 /**
  * The queue consumer: each record is one callback, enforced by the core. A record that fails is reported back
@@ -52,8 +52,7 @@ export function createEnforcerHandler(deps: EnforcerDependencies, { logger, metr
         ...(context === undefined ? {} : { context }),
       });
     } finally {
-      // A batch without a kick adds no metric: publishing nothing would only print Powertools' warning.
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      publishMetrics(metrics);
     }
   };
 }

@@ -16,3 +16,11 @@ export function observability(serviceName: string): Observability {
     metrics: new Metrics({ namespace: "RoomWarden", serviceName }),
   };
 }
+
+/**
+ * Publishes the metrics an invocation added, at its end. An invocation that added none (an enforcer batch without a
+ * kick, a sweep that did not get the lease) publishes nothing: Powertools would only print a warning.
+ */
+export function publishMetrics(metrics: Metrics): void {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}

@@ -5,7 +5,7 @@ import { loadStoreConfig, loadTwilioConfig } from "../core/config.ts";
 import { sweepDependencies } from "../core/runtime.ts";
 import { type SweepDependencies, type SweepReport, sweep } from "../core/sweep.ts";
 import { linkedEnvironment } from "./linked.ts";
-import { type Observability, observability } from "./observability.ts";
+import { type Observability, observability, publishMetrics } from "./observability.ts";
 
 /** How often the sweep runs within one invocation: deadlines are kicked at most this late (plus a run's time). */
 export const SWEEP_TICK_MS = 5_000;
@@ -40,8 +40,7 @@ export function createSweepRun(deps: SweepDependencies, { logger, metrics }: Obs
       }
       return report;
     } finally {
-      // A batch without a kick adds no metric: publishing nothing would only print Powertools' warning.
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      publishMetrics(metrics);
     }
   };
 }

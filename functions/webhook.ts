@@ -4,7 +4,7 @@ import { loadWebhookConfig } from "../core/config.ts";
 import { type CallbackResult, MAX_CALLBACK_BYTES, receiveCallback, type WebhookDependencies } from "../core/webhook.ts";
 import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { linkedEnvironment } from "./linked.ts";
-import { type Observability, observability } from "./observability.ts";
+import { type Observability, observability, publishMetrics } from "./observability.ts";
 
 /** Twilio's room status callbacks: verify → parse → queue → 2xx, in milliseconds. */
 export function createWebhookHandler(deps: WebhookDependencies, { logger, metrics }: Observability) {
@@ -41,7 +41,7 @@ export function createWebhookHandler(deps: WebhookDependencies, { logger, metric
         body: JSON.stringify({ message: "internal error" }),
       };
     } finally {
-      metrics.publishStoredMetrics();
+      publishMetrics(metrics);
     }
   };
 }

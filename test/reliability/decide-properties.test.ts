@@ -340,6 +340,10 @@ const shuffledArb = (count: number): fc.Arbitrary<number[]> =>
     .array(fc.array(fc.nat({ max: 10_000 }), { minLength: 1, maxLength: 3 }), { minLength: count, maxLength: count })
     .map((keys) => byKey(keys.flatMap((copies, index) => copies.map((key) => ({ key, index })))));
 
+/** A scenario and a shuffled, repeating delivery of its history. */
+const shuffledScenarioArb = (...args: Parameters<typeof scenarioArb>) =>
+  scenarioArb(...args).chain((scenario) => fc.tuple(fc.constant(scenario), shuffledArb(scenario.history.length)));
+
 /**
  * What an SQS FIFO queue grouped by identity delivers: each identity's callbacks in Timestamp order, the identities
  * interleaved in any way, and any callback delivered again any time after its first delivery.
@@ -714,23 +718,20 @@ describe("decision core: callbacks out of order and repeated", () => {
     "the final presence is the history's, whatever the order and repetition of delivery: no ghost session",
     async () => {
       await check(
-        fc.property(
-          scenarioArb().chain((scenario) => fc.tuple(fc.constant(scenario), shuffledArb(scenario.history.length))),
-          ([scenario, order]) => {
-            const { presences } = deliver(scenario, order);
-            for (const [participant, last] of finalCallbacks(scenario.history)) {
-              const session = findSession(presences.get(last.participant.identity) ?? emptyPresence(""), participant);
-              expect(session).toMatchObject({
-                status: statusAfter[last.type],
-                lastEventAt: last.timestamp,
-                roomSid: last.room.sid,
-                roomName: last.room.name,
-              });
-            }
-            const sessions = [...presences.values()].flatMap((presence) => presence.sessions);
-            expect(sessions).toHaveLength(new Set(scenario.history.map((e) => e.participant.sid)).size);
-          },
-        ),
+        fc.property(shuffledScenarioArb(), ([scenario, order]) => {
+          const { presences } = deliver(scenario, order);
+          for (const [participant, last] of finalCallbacks(scenario.history)) {
+            const session = findSession(presences.get(last.participant.identity) ?? emptyPresence(""), participant);
+            expect(session).toMatchObject({
+              status: statusAfter[last.type],
+              lastEventAt: last.timestamp,
+              roomSid: last.room.sid,
+              roomName: last.room.name,
+            });
+          }
+          const sessions = [...presences.values()].flatMap((presence) => presence.sessions);
+          expect(sessions).toHaveLength(new Set(scenario.history.map((e) => e.participant.sid)).size);
+        }),
       );
     },
     TIMEOUT,
@@ -740,35 +741,32 @@ describe("decision core: callbacks out of order and repeated", () => {
     "connect times are never earlier than the history's, and exact when the first connect is delivered first",
     async () => {
       await check(
-        fc.property(
-          scenarioArb().chain((scenario) => fc.tuple(fc.constant(scenario), shuffledArb(scenario.history.length))),
-          ([scenario, order]) => {
-            const { presences } = deliver(scenario, order);
-            const { history } = scenario;
-            const participantKey = (event: ParticipantEvent) => event.participant.sid;
-            const roomFirst = deliveredFirst(history, order, roomKey);
-            const participantFirst = deliveredFirst(history, order, participantKey);
-            const firstInRoom = firstCallbacks(history, roomKey);
-            const connects = firstCallbacks(history, participantKey);
+        fc.property(shuffledScenarioArb(), ([scenario, order]) => {
+          const { presences } = deliver(scenario, order);
+          const { history } = scenario;
+          const participantKey = (event: ParticipantEvent) => event.participant.sid;
+          const roomFirst = deliveredFirst(history, order, roomKey);
+          const participantFirst = deliveredFirst(history, order, participantKey);
+          const firstInRoom = firstCallbacks(history, roomKey);
+          const connects = firstCallbacks(history, participantKey);
 
-            for (const [participant, last] of finalCallbacks(history)) {
-              const presence = presences.get(last.participant.identity);
-              const connect = at(history, connects.get(participant) ?? -1);
-              const session = presence === undefined ? undefined : findSession(presence, participant);
-              const roomStart = presence?.firstConnectedAt[last.room.sid];
-              const trueRoomStart = at(history, firstInRoom.get(roomKey(last)) ?? -1).timestamp;
+          for (const [participant, last] of finalCallbacks(history)) {
+            const presence = presences.get(last.participant.identity);
+            const connect = at(history, connects.get(participant) ?? -1);
+            const session = presence === undefined ? undefined : findSession(presence, participant);
+            const roomStart = presence?.firstConnectedAt[last.room.sid];
+            const trueRoomStart = at(history, firstInRoom.get(roomKey(last)) ?? -1).timestamp;
 
-              if (participantFirst(last)) expect(session?.connectedAt).toBe(connect.timestamp);
-              else if (session?.connectedAt !== undefined) {
-                expect(session.connectedAt).toBeGreaterThanOrEqual(connect.timestamp);
-              }
-              if (last.type !== "participant-disconnected") expect(session?.connectedAt).toBeDefined();
-
-              if (roomFirst(last)) expect(roomStart).toBe(trueRoomStart);
-              else if (roomStart !== undefined) expect(roomStart).toBeGreaterThanOrEqual(trueRoomStart);
+            if (participantFirst(last)) expect(session?.connectedAt).toBe(connect.timestamp);
+            else if (session?.connectedAt !== undefined) {
+              expect(session.connectedAt).toBeGreaterThanOrEqual(connect.timestamp);
             }
-          },
-        ),
+            if (last.type !== "participant-disconnected") expect(session?.connectedAt).toBeDefined();
+
+            if (roomFirst(last)) expect(roomStart).toBe(trueRoomStart);
+            else if (roomStart !== undefined) expect(roomStart).toBeGreaterThanOrEqual(trueRoomStart);
+          }
+        }),
       );
     },
     TIMEOUT,
@@ -777,41 +775,36 @@ describe("decision core: callbacks out of order and repeated", () => {
     "bans and limits: no delivery order adds a kick or a match, a session still connected is judged alike, no deadline is early",
     async () => {
       await check(
-        fc.property(
-          scenarioArb(["ban", "max-duration"]).chain((scenario) =>
-            fc.tuple(fc.constant(scenario), shuffledArb(scenario.history.length)),
-          ),
-          ([scenario, order]) => {
-            const { history, now } = scenario;
-            const ordered = decisionsOf(deliver(scenario, inOrder(history)).delivered);
-            const shuffled = decisionsOf(deliver(scenario, order).delivered);
-            expect(notIn(shuffled.kicked, ordered.kicked)).toEqual([]);
-            expect(notIn(shuffled.matches, ordered.matches)).toEqual([]);
+        fc.property(shuffledScenarioArb(["ban", "max-duration"]), ([scenario, order]) => {
+          const { history, now } = scenario;
+          const ordered = decisionsOf(deliver(scenario, inOrder(history)).delivered);
+          const shuffled = decisionsOf(deliver(scenario, order).delivered);
+          expect(notIn(shuffled.kicked, ordered.kicked)).toEqual([]);
+          expect(notIn(shuffled.matches, ordered.matches)).toEqual([]);
 
-            const roomFirst = deliveredFirst(history, order, roomKey);
-            const bans = new Set(scenario.rules.filter((r) => r.kind === "ban").map((r) => r.id));
-            const banMatches = (decisions: Decisions, participant: string) =>
-              matchesOf(decisions, participant).filter((match) => bans.has(match.split(" ")[1] ?? ""));
-            for (const [participant, last] of finalCallbacks(history)) {
-              const deadline = trueDeadline(scenario, last);
-              for (const set of shuffled.deadlines.get(participant) ?? []) {
-                expect(set).toBeGreaterThan(now);
-                expect(set).toBeGreaterThanOrEqual(deadline ?? Number.NaN);
-                if (roomFirst(last)) expect(set).toBe(upcomingDeadline(scenario, last));
-              }
-              if (statusAfter[last.type] !== "connected") continue;
-              // Its last callback is applied and decided in every order: bans judge it as in the ordered history, and
-              // so do limits, when the identity's first callback in the room was delivered first.
-              expect(banMatches(shuffled, participant)).toEqual(banMatches(ordered, participant));
-              if (roomFirst(last)) {
-                figures.sessionsComparedExactly += 1;
-                expect(matchesOf(shuffled, participant)).toEqual(matchesOf(ordered, participant));
-                expect(shuffled.kicked.has(participant)).toBe(ordered.kicked.has(participant));
-                expect(shuffled.deadlines.get(participant)).toEqual(ordered.deadlines.get(participant));
-              }
+          const roomFirst = deliveredFirst(history, order, roomKey);
+          const bans = new Set(scenario.rules.filter((r) => r.kind === "ban").map((r) => r.id));
+          const banMatches = (decisions: Decisions, participant: string) =>
+            matchesOf(decisions, participant).filter((match) => bans.has(match.split(" ")[1] ?? ""));
+          for (const [participant, last] of finalCallbacks(history)) {
+            const deadline = trueDeadline(scenario, last);
+            for (const set of shuffled.deadlines.get(participant) ?? []) {
+              expect(set).toBeGreaterThan(now);
+              expect(set).toBeGreaterThanOrEqual(deadline ?? Number.NaN);
+              if (roomFirst(last)) expect(set).toBe(upcomingDeadline(scenario, last));
             }
-          },
-        ),
+            if (statusAfter[last.type] !== "connected") continue;
+            // Its last callback is applied and decided in every order: bans judge it as in the ordered history, and
+            // so do limits, when the identity's first callback in the room was delivered first.
+            expect(banMatches(shuffled, participant)).toEqual(banMatches(ordered, participant));
+            if (roomFirst(last)) {
+              figures.sessionsComparedExactly += 1;
+              expect(matchesOf(shuffled, participant)).toEqual(matchesOf(ordered, participant));
+              expect(shuffled.kicked.has(participant)).toBe(ordered.kicked.has(participant));
+              expect(shuffled.deadlines.get(participant)).toEqual(ordered.deadlines.get(participant));
+            }
+          }
+        }),
       );
     },
     TIMEOUT,
@@ -821,57 +814,54 @@ describe("decision core: callbacks out of order and repeated", () => {
     "a repeated callback changes no state, leaves every first delivery's decision as it was, and adds no ban or limit decision",
     async () => {
       await check(
-        fc.property(
-          scenarioArb().chain((scenario) => fc.tuple(fc.constant(scenario), shuffledArb(scenario.history.length))),
-          ([scenario, order]) => {
-            const { history, rules, now } = scenario;
-            const withRepeats = deliver(scenario, order);
-            const withoutRepeats = deliver(scenario, firstDeliveries(order));
-            const view = ({ index, update, actions }: Delivered) => ({
-              index,
-              applied: update.applied,
-              state: stateOf(update.presence),
-              actions,
-            });
-            expect(withRepeats.delivered.filter((d) => d.first).map(view)).toEqual(withoutRepeats.delivered.map(view));
+        fc.property(shuffledScenarioArb(), ([scenario, order]) => {
+          const { history, rules, now } = scenario;
+          const withRepeats = deliver(scenario, order);
+          const withoutRepeats = deliver(scenario, firstDeliveries(order));
+          const view = ({ index, update, actions }: Delivered) => ({
+            index,
+            applied: update.applied,
+            state: stateOf(update.presence),
+            actions,
+          });
+          expect(withRepeats.delivered.filter((d) => d.first).map(view)).toEqual(withoutRepeats.delivered.map(view));
 
-            const sessionRules = new Set(rules.filter((r) => r.kind !== "duplicate-identity").map((r) => r.id));
-            const ofSubject = (d: Delivered) => {
-              const subject = at(history, d.index).participant.sid;
-              const decisions = decisionsOf([d]);
-              return {
-                matches: matchesOf(decisions, subject).filter((match) => sessionRules.has(match.split(" ")[1] ?? "")),
-                kicked: decisions.kicked.has(subject),
-                deadlines: decisions.deadlines.get(subject),
-              };
+          const sessionRules = new Set(rules.filter((r) => r.kind !== "duplicate-identity").map((r) => r.id));
+          const ofSubject = (d: Delivered) => {
+            const subject = at(history, d.index).participant.sid;
+            const decisions = decisionsOf([d]);
+            return {
+              matches: matchesOf(decisions, subject).filter((match) => sessionRules.has(match.split(" ")[1] ?? "")),
+              kicked: decisions.kicked.has(subject),
+              deadlines: decisions.deadlines.get(subject),
             };
-            const originals = new Map(withRepeats.delivered.filter((d) => d.first).map((d) => [d.index, d]));
-            for (const repeat of withRepeats.delivered.filter((d) => !d.first)) {
-              const original = originals.get(repeat.index);
-              if (original === undefined) throw new Error("a repeat before its first delivery");
-              if (!original.update.applied) expect(repeat.actions).toEqual([]);
-              if (!repeat.update.applied) continue;
-              const before = ofSubject(original);
-              const again = ofSubject(repeat);
-              expect(again.matches).toEqual(before.matches);
-              // A deadline is the same whenever set; it is missing only where a duplicate-identity rule kicked instead.
-              if (again.deadlines !== undefined && before.deadlines !== undefined) {
-                expect(again.deadlines).toEqual(before.deadlines);
-              } else if (again.deadlines !== before.deadlines) {
-                expect(again.deadlines === undefined ? again.kicked : before.kicked).toBe(true);
-              }
+          };
+          const originals = new Map(withRepeats.delivered.filter((d) => d.first).map((d) => [d.index, d]));
+          for (const repeat of withRepeats.delivered.filter((d) => !d.first)) {
+            const original = originals.get(repeat.index);
+            if (original === undefined) throw new Error("a repeat before its first delivery");
+            if (!original.update.applied) expect(repeat.actions).toEqual([]);
+            if (!repeat.update.applied) continue;
+            const before = ofSubject(original);
+            const again = ofSubject(repeat);
+            expect(again.matches).toEqual(before.matches);
+            // A deadline is the same whenever set; it is missing only where a duplicate-identity rule kicked instead.
+            if (again.deadlines !== undefined && before.deadlines !== undefined) {
+              expect(again.deadlines).toEqual(before.deadlines);
+            } else if (again.deadlines !== before.deadlines) {
+              expect(again.deadlines === undefined ? again.kicked : before.kicked).toBe(true);
             }
+          }
 
-            // A callback delivered again at once (a retry) is applied, or ignored, again, and decides the same.
-            for (const d of withRepeats.delivered) {
-              const event = at(history, d.index);
-              const retried = recordChange(d.update.presence, presenceChange(event));
-              expect(retried.applied).toBe(d.update.applied);
-              expect(stateOf(retried.presence)).toEqual(stateOf(d.update.presence));
-              expect(decide(event, retried, rules, now)).toEqual(d.actions);
-            }
-          },
-        ),
+          // A callback delivered again at once (a retry) is applied, or ignored, again, and decides the same.
+          for (const d of withRepeats.delivered) {
+            const event = at(history, d.index);
+            const retried = recordChange(d.update.presence, presenceChange(event));
+            expect(retried.applied).toBe(d.update.applied);
+            expect(stateOf(retried.presence)).toEqual(stateOf(d.update.presence));
+            expect(decide(event, retried, rules, now)).toEqual(d.actions);
+          }
+        }),
       );
     },
     TIMEOUT,
@@ -966,30 +956,25 @@ describe("decision core: callbacks out of order and repeated", () => {
     "in any delivery order, a duplicate-identity rule kicks only identities that used more rooms in its scope than it allows",
     async () => {
       await check(
-        fc.property(
-          scenarioArb(["duplicate-identity", "ban"], "duplicate-identity").chain((scenario) =>
-            fc.tuple(fc.constant(scenario), shuffledArb(scenario.history.length)),
-          ),
-          ([scenario, order]) => {
-            const { history, rules } = scenario;
-            const decisions = decisionsOf(deliver(scenario, order).delivered);
-            const finals = finalCallbacks(history);
-            for (const r of rules) {
-              if (r.kind !== "duplicate-identity") continue;
-              for (const match of decisions.matches) {
-                const [participant, ruleId] = match.split(" ");
-                if (ruleId !== r.id) continue;
-                const identity = finals.get(participant ?? "")?.participant.identity;
-                const rooms = new Set(
-                  history
-                    .filter((e) => e.participant.identity === identity && duplicateScopeIncludes(r, e.room.name))
-                    .map((e) => e.room.sid),
-                );
-                expect(rooms.size, `${match}: rooms in scope`).toBeGreaterThan(r.maxSessions);
-              }
+        fc.property(shuffledScenarioArb(["duplicate-identity", "ban"], "duplicate-identity"), ([scenario, order]) => {
+          const { history, rules } = scenario;
+          const decisions = decisionsOf(deliver(scenario, order).delivered);
+          const finals = finalCallbacks(history);
+          for (const r of rules) {
+            if (r.kind !== "duplicate-identity") continue;
+            for (const match of decisions.matches) {
+              const [participant, ruleId] = match.split(" ");
+              if (ruleId !== r.id) continue;
+              const identity = finals.get(participant ?? "")?.participant.identity;
+              const rooms = new Set(
+                history
+                  .filter((e) => e.participant.identity === identity && duplicateScopeIncludes(r, e.room.name))
+                  .map((e) => e.room.sid),
+              );
+              expect(rooms.size, `${match}: rooms in scope`).toBeGreaterThan(r.maxSessions);
             }
-          },
-        ),
+          }
+        }),
       );
     },
     TIMEOUT,
