@@ -147,3 +147,17 @@ export function loadStoreConfig(env: Environment): StoreConfig {
     ...(config.DYNAMODB_ENDPOINT === undefined ? {} : { dynamoEndpoint: config.DYNAMODB_ENDPOINT }),
   };
 }
+
+const sweepEnvironment = z.object({
+  RECONCILE_EVERY_SECONDS: positiveInt(60, 3600),
+});
+
+export interface SweepConfig {
+  /** How often the sweep compares the rooms in progress with the provider's lists (two requests a room). */
+  readonly reconcileEveryMs: number;
+}
+
+export function loadSweepConfig(env: Environment): SweepConfig {
+  const config = parseEnvironment(sweepEnvironment, env);
+  return { reconcileEveryMs: config.RECONCILE_EVERY_SECONDS * 1000 };
+}

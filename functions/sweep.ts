@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, ScheduledEvent } from "aws-lambda";
-import { loadStoreConfig, loadTwilioConfig } from "../core/config.ts";
+import { loadStoreConfig, loadSweepConfig, loadTwilioConfig } from "../core/config.ts";
 import { sweepDependencies } from "../core/runtime.ts";
 import { type SweepDependencies, type SweepReport, sweep } from "../core/sweep.ts";
 import { linkedEnvironment } from "./linked.ts";
@@ -14,20 +14,31 @@ const STOP_BEFORE_END_MS = 8_000;
 
 /**
  * Reconciling asks Twilio about every room believed in progress (two requests a room): a lost callback is found
- * within a minute, without 200 requests a second for 500 rooms at every tick.
+ * within a minute, without 200 requests a second for 500 rooms at every tick. `RECONCILE_EVERY_SECONDS` changes it.
  */
 export const RECONCILE_EVERY_MS = 60_000;
 
+export interface SweepRunOptions {
+  /** Identifies this process's runs for the lease; random when absent. */
+  readonly owner?: string;
+  /** How often a run reconciles with the provider's lists, when not told; RECONCILE_EVERY_MS when absent. */
+  readonly reconcileEveryMs?: number;
+}
+
 /**
- * One sweep, observed. It reconciles when asked to, or, if not told, when its last reconciling run is a minute
- * old; deadlines, retries and rule changes are handled at every run.
+ * One sweep, observed. It reconciles when asked to, or, if not told, when its last reconciling run is
+ * `reconcileEveryMs` old; deadlines, retries and rule changes are handled at every run.
  */
-export function createSweepRun(deps: SweepDependencies, { logger, metrics }: Observability, owner = randomUUID()) {
+export function createSweepRun(
+  deps: SweepDependencies,
+  { logger, metrics }: Observability,
+  { owner = randomUUID(), reconcileEveryMs = RECONCILE_EVERY_MS }: SweepRunOptions = {},
+) {
   let reconciledAt = Number.NEGATIVE_INFINITY;
   return async (options: { readonly reconcile?: boolean } = {}): Promise<SweepReport> => {
     try {
       const startedAt = deps.clock.now();
-      const reconcile = options.reconcile ?? startedAt - reconciledAt >= RECONCILE_EVERY_MS;
+      const reconcile = options.reconcile ?? startedAt - reconciledAt >= reconcileEveryMs;
       const report = await sweep(deps, { owner, leaseMs: 30_000, batch: 100, reconcile });
       if (report.ran && reconcile) reconciledAt = startedAt;
       if (report.ran) {
@@ -72,7 +83,7 @@ export const handler = (event: ScheduledEvent, context: Context) => {
     const environment = linkedEnvironment();
     const observe = observability("sweep");
     const deps = sweepDependencies(loadStoreConfig(environment), loadTwilioConfig(environment));
-    handle = createSweepHandler(createSweepRun(deps, observe), observe.logger);
+    handle = createSweepHandler(createSweepRun(deps, observe, loadSweepConfig(environment)), observe.logger);
   }
   return handle(event, context);
 };

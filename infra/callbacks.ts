@@ -35,9 +35,9 @@ export function callbackProcessing({ rules, sessions, audit }: Storage, twilio: 
   );
 
   // Every minute; each run sweeps every few seconds until the next one starts (see functions/sweep.ts).
-  new sst.aws.Cron("Sweep", {
+  new sst.aws.CronV2("Sweep", {
     schedule: "rate(1 minute)",
-    job: {
+    function: {
       handler: "functions/sweep.handler",
       ...runtime,
       memory: "512 MB",

@@ -36,6 +36,10 @@ export interface LocalPipelineOptions {
   readonly clock?: Clock;
   /** Run the sweep on a timer, every `SWEEP_TICK_MS` as in AWS; off when false (tests call `sweep()`). */
   readonly sweepTimer?: boolean;
+  /** The timer's period; SWEEP_TICK_MS when absent. */
+  readonly sweepTickMs?: number;
+  /** How often the timer's runs reconcile with the provider's lists, as in AWS; RECONCILE_EVERY_MS when absent. */
+  readonly reconcileEveryMs?: number;
   readonly sweepObservability?: Observability;
   /** Serves the admin API under /admin with this bearer token. */
   readonly adminToken?: string;
@@ -66,6 +70,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const sweep = createSweepRun(
     sweepDependencies(options.stores, options.twilio, clock),
     options.sweepObservability ?? options.observability.enforcer,
+    options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs },
   );
   const consume: SqsLambda = (event) => enforcer(event);
   const queue = sqsQueue(options.consumer?.(consume) ?? consume, options.queue);
@@ -103,14 +108,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   let sweeping: Promise<unknown> = Promise.resolve();
   const timer = options.sweepTimer
     ? setInterval(() => {
-        // Every tick, reconciling at each (AWS's loop reconciles once a minute, to spare Twilio's API; locally the
-        // requests go to the emulator, and lost callbacks show within seconds).
+        // Reconciling once a minute, as in AWS: pointed at real Twilio, the local stack would otherwise make two
+        // REST requests a room at every tick.
         sweeping = sweeping
-          .then(() => sweep({ reconcile: true }))
+          .then(() => sweep())
           .catch((error: unknown) => {
             options.observability.enforcer.logger.error("sweep failed", error as Error);
           });
-      }, SWEEP_TICK_MS)
+      }, options.sweepTickMs ?? SWEEP_TICK_MS)
     : undefined;
 
   return {

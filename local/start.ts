@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadTwilioConfig } from "../core/config.ts";
+import { loadSweepConfig, loadTwilioConfig } from "../core/config.ts";
 import { tables } from "../core/tables.ts";
 import { observability } from "../functions/observability.ts";
 import { createTables, DynamoDbLocalStartError, PortInUseError, startDynamoDbLocal } from "./dynamodb.ts";
@@ -113,6 +113,7 @@ try {
   const realTwilio = process.env.TWILIO_ACCOUNT_SID !== undefined;
   emulator = realTwilio ? undefined : await startEmulator({ port: emulatorPort });
   const twilio = loadTwilioConfig(emulator === undefined ? process.env : twilioEnvironment(emulator));
+  const sweep = loadSweepConfig(process.env);
   // A token the operator chose is a secret they already hold: it is never printed. A generated one is shown once.
   const chosenToken = process.env.ROOM_WARDEN_ADMIN_TOKEN;
   const adminToken = chosenToken ?? randomBytes(18).toString("base64url");
@@ -124,6 +125,7 @@ try {
     observability: { webhook: observability("webhook"), enforcer: observability("enforcer") },
     sweepObservability: observability("sweep"),
     sweepTimer: true,
+    reconcileEveryMs: sweep.reconcileEveryMs,
     adminToken,
   });
   stopPipeline = pipeline.stop;
@@ -152,7 +154,7 @@ try {
         (table, index) =>
           `  ${index === 0 ? "Tables        " : "              "}  ${table.name.padEnd(width)}  ${names[table.name]}`,
       ),
-      "  Enforcer on an in-process queue; sweep every 5 s.",
+      `  Enforcer on an in-process queue; sweep every 5 s, reconciling with Twilio every ${sweep.reconcileEveryMs / 1000} s.`,
       "Next: in another terminal,",
       `  export ROOM_WARDEN_ADMIN_URL=${pipeline.url}${chosenToken === undefined ? ` ROOM_WARDEN_ADMIN_TOKEN=${adminToken}` : ""}`,
       "  npm run admin -- rules list",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadTwilioConfig } from "../core/config.ts";
+import { loadSweepConfig, loadTwilioConfig } from "../core/config.ts";
 import { ConfigError } from "../core/errors.ts";
 
 const ACCOUNT = `AC${"a".repeat(32)}`;
@@ -89,5 +89,14 @@ describe("Twilio configuration", () => {
     },
   ])("names every bad variable, never its value: $name", ({ env, fields }) => {
     expect(problems(env).sort()).toEqual([...fields].sort());
+  });
+});
+
+describe("sweep configuration", () => {
+  it("reconciles once a minute by default; RECONCILE_EVERY_SECONDS changes it, and a bad value is named", () => {
+    expect(loadSweepConfig({}).reconcileEveryMs).toBe(60_000);
+    expect(loadSweepConfig({ RECONCILE_EVERY_SECONDS: "300" }).reconcileEveryMs).toBe(300_000);
+    expect(() => loadSweepConfig({ RECONCILE_EVERY_SECONDS: "0" })).toThrow(/RECONCILE_EVERY_SECONDS/);
+    expect(() => loadSweepConfig({ RECONCILE_EVERY_SECONDS: "often" })).toThrow(/RECONCILE_EVERY_SECONDS/);
   });
 });

@@ -84,11 +84,11 @@ async function evaluate(stage: string, env: Record<string, string> = {}) {
           functions.push({ via: `Queue ${this.name}`, handler: String(args.handler), args, options });
         }
       },
-      Cron: class extends Recorded {
+      CronV2: class extends Recorded {
         constructor(name: string, args: Record<string, unknown>) {
-          super("Cron", name, args);
-          const job = args.job as Record<string, unknown>;
-          functions.push({ via: `Cron ${name}`, handler: String(job.handler), args: job });
+          super("CronV2", name, args);
+          const job = args.function as Record<string, unknown>;
+          functions.push({ via: `CronV2 ${name}`, handler: String(job.handler), args: job });
         }
       },
       ApiGatewayV2: class extends Recorded {

@@ -49,6 +49,8 @@ export interface PipelineHarnessOptions {
   enforcerDependencies?: (built: EnforcerDependencies, names: TableNames) => EnforcerDependencies;
   /** Wraps the queue's consumer, the enforcer handler. */
   consumer?: (enforcer: SqsLambda) => SqsLambda;
+  /** The sweep's timer, as `npm start` runs it: off unless asked for. */
+  sweepTimer?: { readonly tickMs: number; readonly reconcileEveryMs?: number };
 }
 
 export async function startPipelineHarness(options: PipelineHarnessOptions = {}): Promise<PipelineHarness> {
@@ -76,6 +78,15 @@ export async function startPipelineHarness(options: PipelineHarnessOptions = {})
           enforcerDependencies: (built: EnforcerDependencies) => options.enforcerDependencies?.(built, names) ?? built,
         }),
     ...(options.consumer === undefined ? {} : { consumer: options.consumer }),
+    ...(options.sweepTimer === undefined
+      ? {}
+      : {
+          sweepTimer: true,
+          sweepTickMs: options.sweepTimer.tickMs,
+          ...(options.sweepTimer.reconcileEveryMs === undefined
+            ? {}
+            : { reconcileEveryMs: options.sweepTimer.reconcileEveryMs }),
+        }),
   });
   const rules = dynamoRuleStore(client, names.Rules);
   let ruleCount = 0;
