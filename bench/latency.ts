@@ -60,9 +60,9 @@ export function enforcerHold(): EnforcerHold {
       open();
       gate = undefined;
     },
-    wrap: (enforcer) => async (event) => {
+    wrap: (enforcer) => async (event, context) => {
       await gate;
-      return enforcer(event);
+      return enforcer(event, context);
     },
   };
 }

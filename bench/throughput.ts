@@ -124,7 +124,13 @@ export async function measureThroughput(options: {
     },
   });
   const url = `${server.url}${WEBHOOK_PATH}`;
-  const deps: WebhookDependencies = { authToken: twilio.authToken, publicUrl: url, queue: noting, clock: systemClock };
+  const deps: WebhookDependencies = {
+    accountSid: twilio.accountSid,
+    authToken: twilio.authToken,
+    publicUrl: url,
+    queue: noting,
+    clock: systemClock,
+  };
   webhook = createWebhookHandler(deps, quietObservability("webhook"));
   const senderInput: LoadSenderInput = {
     url,

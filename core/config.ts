@@ -31,11 +31,13 @@ const positiveInt = (fallback: number, max: number) => z._default(wholeNumber(1,
 const nonEmpty = (required: string) =>
   z.string({ error: `required: ${required}` }).check(z.minLength(1, "must not be empty"));
 
+const accountSid = z
+  .string({ error: "required: the Account SID (AC…)" })
+  .check(z.regex(/^AC[0-9a-fA-F]{32}$/, "expected an Account SID: AC followed by 32 hex digits"));
+
 const twilioEnvironment = z
   .object({
-    TWILIO_ACCOUNT_SID: z
-      .string({ error: "required: the Account SID (AC…)" })
-      .check(z.regex(/^AC[0-9a-fA-F]{32}$/, "expected an Account SID: AC followed by 32 hex digits")),
+    TWILIO_ACCOUNT_SID: accountSid,
     TWILIO_AUTH_TOKEN: nonEmpty("the account's primary Auth Token (it validates webhooks)"),
     TWILIO_API_KEY: z.optional(
       z.string().check(z.regex(/^SK[0-9a-fA-F]{32}$/, "expected an API key SID: SK followed by 32 hex digits")),
@@ -96,6 +98,7 @@ export function loadTwilioConfig(env: Environment): TwilioConfig {
 }
 
 const webhookEnvironment = z.object({
+  TWILIO_ACCOUNT_SID: accountSid,
   TWILIO_AUTH_TOKEN: nonEmpty("the account's primary Auth Token (it validates webhooks)"),
   WEBHOOK_PUBLIC_URL: z.pipe(
     z.url({ protocol: /^https?$/, error: "required: the public URL Twilio calls, as set in StatusCallback" }),
@@ -105,6 +108,7 @@ const webhookEnvironment = z.object({
 });
 
 export interface WebhookConfig {
+  readonly accountSid: string;
   readonly authToken: string;
   readonly publicUrl: string;
   /** Absent locally, where the queue is in-process. */
@@ -114,6 +118,7 @@ export interface WebhookConfig {
 export function loadWebhookConfig(env: Environment): WebhookConfig {
   const config = parseEnvironment(webhookEnvironment, env);
   return {
+    accountSid: config.TWILIO_ACCOUNT_SID,
     authToken: config.TWILIO_AUTH_TOKEN,
     publicUrl: config.WEBHOOK_PUBLIC_URL,
     ...(config.CALLBACK_QUEUE_URL === undefined ? {} : { queueUrl: config.CALLBACK_QUEUE_URL }),

@@ -8,7 +8,7 @@ import type { AuditLog, SessionStore } from "./ports.ts";
 import { findSession, forgettable, type PresenceUpdate, presenceChange, type Session } from "./presence.ts";
 import type { RuleSource } from "./rule-source.ts";
 import { type Rule, ruleRef } from "./rules.ts";
-import type { VideoProvider } from "./video.ts";
+import type { CallBudget, VideoProvider } from "./video.ts";
 
 /**
  * A status callback as the webhook hands it to the queue: Twilio's verified form parameters and when they arrived.
@@ -87,6 +87,7 @@ const FORGET_AFTER_MS = 24 * 3600 * 1000;
 export async function enforceCallback(
   envelope: CallbackEnvelope,
   deps: EnforcerDependencies,
+  budget: CallBudget = {},
 ): Promise<EnforcementReport> {
   const event = parseStatusCallback(envelope.form);
   if (event.type === "room-created" || event.type === "room-ended") {
@@ -111,7 +112,7 @@ export async function enforceCallback(
     (action): action is Extract<Action, { type: "kick" | "would-kick" }> =>
       action.type === "kick" || action.type === "would-kick",
   );
-  const kicks = await Promise.all(decisions.map((action) => kick(action, trigger, envelope.receivedAt, deps)));
+  const kicks = await Promise.all(decisions.map((action) => kick(action, trigger, envelope.receivedAt, deps, budget)));
   await Promise.all([
     ...actions
       .filter((action) => action.type === "set-deadline" || action.type === "clear-deadline")
@@ -157,6 +158,7 @@ export async function apply(
   trigger: Trigger,
   startedAt: number,
   deps: EnforcerDependencies,
+  budget: CallBudget = {},
 ): Promise<KickReport | undefined> {
   switch (action.type) {
     case "set-deadline":
@@ -167,7 +169,7 @@ export async function apply(
       return undefined;
     case "would-kick":
     case "kick":
-      return kick(action, trigger, startedAt, deps);
+      return kick(action, trigger, startedAt, deps, budget);
   }
 }
 
@@ -177,6 +179,7 @@ export async function kick(
   trigger: Trigger,
   startedAt: number,
   deps: Pick<EnforcerDependencies, "audit" | "video" | "clock">,
+  budget: CallBudget = {},
 ): Promise<KickReport> {
   const { session, rule } = action;
   const report = reportOf(session, rule);
@@ -210,14 +213,14 @@ export async function kick(
         if (error instanceof AuditEntryFinalizedError) return { ...report, outcome: "skipped" }; // another try won
         throw error;
       }
-      return disconnect(existing, startedAt, deps);
+      return disconnect(existing, startedAt, deps, budget);
     }
     // Final already, or pending: another worker is kicking right now, or stopped between write-ahead and finalise.
     // One owner at a time: a stalled entry is taken over by the sweep once its grace period has passed.
     return { ...report, outcome: "skipped" };
   }
   if (existing !== undefined) return { ...report, outcome: "skipped" };
-  return disconnect({ ...decision, id, action: "kick", outcome: "pending", attempts: 0 }, startedAt, deps);
+  return disconnect({ ...decision, id, action: "kick", outcome: "pending", attempts: 0 }, startedAt, deps, budget);
 }
 
 /** Retries of a failed kick: after 30 s, doubling to at most an hour, given up after this many provider requests. */
@@ -236,8 +239,9 @@ export async function disconnect(
   entry: KickEntry,
   startedAt: number,
   deps: Pick<EnforcerDependencies, "audit" | "video" | "clock">,
+  budget: CallBudget = {},
 ): Promise<KickReport> {
-  const result = await deps.video.disconnectParticipant(entry.room.sid, entry.participant.sid);
+  const result = await deps.video.disconnectParticipant(entry.room.sid, entry.participant.sid, budget);
   const now = deps.clock.now();
   const latencyMs = Math.max(0, now - startedAt);
   const retryAt = result.outcome === "failed" ? nextRetryAt(entry.attempts + result.attempts, now) : undefined;

@@ -6,6 +6,7 @@ import { globMatches } from "./glob.ts";
 import type { RuleStore, TrackedSession } from "./ports.ts";
 import { findSession, isLive, type Presence, type Session } from "./presence.ts";
 import { duplicateScopeIncludes, isInForce, maxDurationApplies, type Rule } from "./rules.ts";
+import type { CallBudget, ParticipantStatus } from "./video.ts";
 
 /**
  * The scheduled sweep closes what callbacks cannot: deadlines that pass in silence, kicks that failed, callbacks
@@ -27,6 +28,8 @@ export interface SweepOptions {
   readonly batch: number;
   /** Whether this run reconciles the rooms in progress with the provider's lists (two requests a room); yes if absent. */
   readonly reconcile?: boolean;
+  /** Epoch ms (system time) by which every provider request of this run must have ended: the invocation's end. */
+  readonly deadline?: number;
 }
 
 export interface SweepReport {
@@ -38,6 +41,8 @@ export interface SweepReport {
   readonly roomsReconciled: number;
   readonly sessionsClosed: number;
   readonly sessionsAdopted: number;
+  /** Rooms believed in progress that the provider does not know with these credentials: left untouched, alarmed. */
+  readonly unknownRooms: readonly string[];
   readonly kicks: readonly KickReport[];
 }
 
@@ -48,6 +53,7 @@ const idle: Omit<SweepReport, "ran"> = {
   roomsReconciled: 0,
   sessionsClosed: 0,
   sessionsAdopted: 0,
+  unknownRooms: [],
   kicks: [],
 };
 
@@ -61,6 +67,11 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
   const state = await deps.sessions.claimSweep(options.owner, startedAt, options.leaseMs);
   if (state === undefined) return { ran: false, ...idle };
   const trigger: Trigger = { type: "sweep", at: new Date(startedAt).toISOString() };
+  const run: Run = {
+    trigger,
+    now: startedAt,
+    budget: options.deadline === undefined ? {} : { deadline: options.deadline },
+  };
   const kicks: KickReport[] = [];
   let ruleCursor = state.ruleCursor;
   try {
@@ -71,27 +82,27 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
       dueByIdentity.set(deadline.identity, [...(dueByIdentity.get(deadline.identity) ?? []), deadline]);
     for (const reports of await inParallel([...dueByIdentity], async ([identity, deadlines]) => {
       const targets = deadlines.map((deadline) => ({ ...deadline, status: "connected" as const, lastEventAt: 0 }));
-      return enforceIdentity(identity, targets, trigger, startedAt, deps);
+      return enforceIdentity(identity, targets, run, deps);
     })) {
       kicks.push(...reports);
     }
 
     const open = await deps.audit.openKicks(startedAt, options.batch);
-    for (const report of await inParallel(open, ({ entry, retryAt }) => retryKick(entry, retryAt, startedAt, deps))) {
+    for (const report of await inParallel(open, ({ entry, retryAt }) => retryKick(entry, retryAt, run, deps))) {
       if (report !== undefined) kicks.push(report);
     }
 
     const changes = await deps.ruleStore.changesSince(ruleCursor ?? "0", options.batch);
     if (changes.length > 0) {
       const changed = changes.map((change) => change.rule);
-      kicks.push(...(await applyRuleChanges(changed, trigger, startedAt, deps)));
+      kicks.push(...(await applyRuleChanges(changed, run, deps)));
       ruleCursor = changes[changes.length - 1]?.cursor ?? ruleCursor;
     }
 
-    const reconciled =
+    const reconciled: Reconciliation =
       options.reconcile === false
-        ? { rooms: 0, closed: 0, adopted: 0, kicks: [] }
-        : await reconcile(trigger, startedAt, deps);
+        ? { rooms: 0, closed: 0, adopted: 0, unknownRooms: [], kicks: [] }
+        : await reconcile(run, deps);
     kicks.push(...reconciled.kicks);
     return {
       ran: true,
@@ -101,11 +112,19 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
       roomsReconciled: reconciled.rooms,
       sessionsClosed: reconciled.closed,
       sessionsAdopted: reconciled.adopted,
+      unknownRooms: reconciled.unknownRooms,
       kicks,
     };
   } finally {
     await deps.sessions.releaseSweep(options.owner, { ruleCursor });
   }
+}
+
+/** What every step of one run shares: its trigger, its time, and the time its provider requests must end by. */
+interface Run {
+  readonly trigger: Trigger;
+  readonly now: number;
+  readonly budget: CallBudget;
 }
 
 /**
@@ -115,8 +134,7 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
 async function enforceIdentity(
   identity: string,
   targets: readonly Session[] | "all",
-  trigger: Trigger,
-  now: number,
+  run: Run,
   deps: SweepDependencies,
 ): Promise<KickReport[]> {
   const [presence, rules] = await Promise.all([deps.sessions.presence(identity), deps.rules.forIdentity(identity)]);
@@ -138,7 +156,7 @@ async function enforceIdentity(
       await deps.sessions.clearDeadline(session, session.lastEventAt);
       continue;
     }
-    reports.push(...(await carryOut(session, presence, rules, trigger, now, deps)));
+    reports.push(...(await carryOut(session, presence, rules, run, deps)));
   }
   return reports;
 }
@@ -147,14 +165,13 @@ async function carryOut(
   session: Session,
   presence: Presence,
   rules: readonly Rule[],
-  trigger: Trigger,
-  now: number,
+  { trigger, now, budget }: Run,
   deps: SweepDependencies,
 ): Promise<KickReport[]> {
   const actions: Action[] = evaluate(session, presence, rules, now);
   const reports: KickReport[] = [];
   for (const action of actions) {
-    const report = await apply(action, action.session.lastEventAt, trigger, now, deps);
+    const report = await apply(action, action.session.lastEventAt, trigger, now, deps, budget);
     if (report !== undefined) reports.push(report);
   }
   const deadlineMoved = actions.some((action) => action.type === "set-deadline");
@@ -167,7 +184,7 @@ async function carryOut(
 async function retryKick(
   entry: Parameters<typeof disconnect>[0],
   retryAt: number,
-  now: number,
+  { now, budget }: Run,
   deps: SweepDependencies,
 ): Promise<KickReport | undefined> {
   if (entry.outcome === "failed") {
@@ -180,7 +197,7 @@ async function retryKick(
   } else if (!(await deps.audit.claimPending(entry.id, retryAt, now))) {
     return undefined;
   }
-  return disconnect(entry, now, deps);
+  return disconnect(entry, now, deps, budget);
 }
 
 /**
@@ -190,10 +207,10 @@ async function retryKick(
  */
 async function applyRuleChanges(
   changed: readonly (Rule | undefined)[],
-  trigger: Trigger,
-  now: number,
+  run: Run,
   deps: SweepDependencies,
 ): Promise<KickReport[]> {
+  const { now } = run;
   const identities = new Set<string>();
   let everyone = false;
   for (const rule of changed) {
@@ -209,7 +226,7 @@ async function applyRuleChanges(
     }
   }
   const reports: KickReport[] = [];
-  for (const identity of identities) reports.push(...(await enforceIdentity(identity, "all", trigger, now, deps)));
+  for (const identity of identities) reports.push(...(await enforceIdentity(identity, "all", run, deps)));
   return reports;
 }
 
@@ -235,41 +252,53 @@ async function liveTrackedSessions(deps: SweepDependencies): Promise<TrackedSess
 
 /**
  * Compares each room believed in progress with the provider: a room it ended is marked ended and its sessions
- * closed; a session it no longer lists as connected is closed (its disconnect callback was lost); a connected
- * participant never seen is adopted (its connect callback was lost) and the rules are enforced on it.
+ * closed; a session it no longer lists as present (connected, or reconnecting: a network blip is not a departure)
+ * is closed (its disconnect callback was lost); a connected participant never seen is adopted (its connect callback
+ * was lost) and the rules are enforced on it. A room the provider does not know at all is left as it is and
+ * counted: that is what credentials of another account see, and wiping its sessions would end their enforcement.
  */
-async function reconcile(
-  trigger: Trigger,
-  now: number,
-  deps: SweepDependencies,
-): Promise<{ rooms: number; closed: number; adopted: number; kicks: KickReport[] }> {
+async function reconcile(run: Run, deps: SweepDependencies): Promise<Reconciliation> {
+  const { now, budget } = run;
   const rooms = await deps.sessions.activeRooms();
-  let closed = 0;
-  let adopted = 0;
-  const kicks: KickReport[] = [];
+  const result: Reconciliation = { rooms: rooms.length, closed: 0, adopted: 0, unknownRooms: [], kicks: [] };
   await inParallel(rooms, async (room) => {
-    const [state, tracked] = await Promise.all([deps.video.fetchRoom(room.sid), deps.sessions.roomSessions(room.sid)]);
-    const connected = new Map<string, { identity: string; since: number }>();
-    if (state?.status === "in-progress") {
-      for await (const participant of deps.video.listParticipants(room.sid, { status: "connected", pageSize: 1000 })) {
-        connected.set(participant.sid, {
+    const [state, tracked] = await Promise.all([
+      deps.video.fetchRoom(room.sid, budget),
+      deps.sessions.roomSessions(room.sid),
+    ]);
+    if (state === undefined) {
+      result.unknownRooms.push(room.sid);
+      return;
+    }
+    const live = tracked.filter((session) => session.status !== "disconnected");
+    const present = new Map<string, { identity: string; since: number; status: ParticipantStatus }>();
+    const list = async (status: "connected" | "reconnecting") => {
+      for await (const participant of deps.video.listParticipants(room.sid, { status, pageSize: 1000 }, budget)) {
+        present.set(participant.sid, {
           identity: participant.identity,
           since: participant.startedAt ?? participant.createdAt,
+          status,
         });
       }
+    };
+    if (state.status === "in-progress") {
+      await list("connected");
+      // Twilio lists one status at a time: the reconnecting are asked for only when a session is missing.
+      if (live.some((session) => !present.has(session.participantSid))) await list("reconnecting");
     } else {
       await deps.sessions.trackRoom(room, false, now);
     }
 
-    for (const session of tracked) {
-      if (session.status === "disconnected" || connected.has(session.participantSid)) continue;
+    for (const session of live) {
+      if (present.has(session.participantSid)) continue;
       await closeSession(session, now, deps);
-      closed += 1;
+      result.closed += 1;
     }
 
-    const known = new Set(tracked.filter((s) => s.status !== "disconnected").map((s) => s.participantSid));
-    for (const [participantSid, participant] of connected) {
-      if (known.has(participantSid)) continue;
+    const known = new Set(live.map((session) => session.participantSid));
+    for (const [participantSid, participant] of present) {
+      // A participant reconnecting is adopted once it is connected again: it has no media to moderate meanwhile.
+      if (known.has(participantSid) || participant.status !== "connected") continue;
       const update = await deps.sessions.record({
         identity: participant.identity,
         participantSid,
@@ -286,14 +315,23 @@ async function reconcile(
       // presence knows it.
       const session = findSession(update.presence, participantSid);
       if (session === undefined || !isLive(session)) continue;
-      adopted += 1;
+      result.adopted += 1;
       const rules = await deps.rules.forIdentity(participant.identity);
-      kicks.push(...(await carryOut(session, update.presence, rules, trigger, now, deps)));
+      result.kicks.push(...(await carryOut(session, update.presence, rules, run, deps)));
       // Tracked once its decisions are written down: if this run fails before, the next one adopts it again.
       await deps.sessions.trackSession(session, session.lastEventAt);
     }
   });
-  return { rooms: rooms.length, closed, adopted, kicks };
+  return result;
+}
+
+interface Reconciliation {
+  rooms: number;
+  closed: number;
+  adopted: number;
+  /** Rooms believed in progress that the provider does not know with these credentials. */
+  unknownRooms: string[];
+  kicks: KickReport[];
 }
 
 /**

@@ -23,7 +23,7 @@ export type DisconnectOutcome = {
   readonly attempts: number;
 } /** The provider accepted the disconnect; `participant` is its answer, when it could be read. */ & (
   | { readonly outcome: "disconnected"; readonly participant?: Participant }
-  /** The participant had already left (or never existed in that room): nothing left to do. */
+  /** The participant had already left, as the provider confirms: nothing left to do. */
   | { readonly outcome: "already-gone"; readonly participant?: Participant }
   | {
       readonly outcome: "failed";
@@ -48,12 +48,17 @@ export interface RoomState {
   readonly status: "in-progress" | "completed" | "failed";
 }
 
+/** How long a caller can wait for the provider: requests, retries and waits all end by `deadline` (epoch ms). */
+export interface CallBudget {
+  readonly deadline?: number;
+}
+
 export interface VideoProvider {
   /** Undefined when the provider does not know the room. */
-  fetchRoom(room: string): Promise<RoomState | undefined>;
+  fetchRoom(room: string, budget?: CallBudget): Promise<RoomState | undefined>;
   /** By SID, or by identity among the connected participants; undefined when there is no such participant. */
-  fetchParticipant(room: string, participant: string): Promise<Participant | undefined>;
-  disconnectParticipant(room: string, participant: string): Promise<DisconnectOutcome>;
+  fetchParticipant(room: string, participant: string, budget?: CallBudget): Promise<Participant | undefined>;
+  disconnectParticipant(room: string, participant: string, budget?: CallBudget): Promise<DisconnectOutcome>;
   /** Every participant matching the filter, fetched page by page as the iteration proceeds. */
-  listParticipants(room: string, filter?: ParticipantFilter): AsyncIterable<Participant>;
+  listParticipants(room: string, filter?: ParticipantFilter, budget?: CallBudget): AsyncIterable<Participant>;
 }

@@ -18,5 +18,11 @@ export function webhookDependencies(
   const callbacks =
     queue ?? (config.queueUrl === undefined ? undefined : sqsCallbackQueue(new SQSClient({}), config.queueUrl));
   if (callbacks === undefined) throw new Error("the webhook needs CALLBACK_QUEUE_URL or an in-process queue");
-  return { authToken: config.authToken, publicUrl: config.publicUrl, queue: callbacks, clock };
+  return {
+    accountSid: config.accountSid,
+    authToken: config.authToken,
+    publicUrl: config.publicUrl,
+    queue: callbacks,
+    clock,
+  };
 }

@@ -21,6 +21,8 @@ export interface CallbackRequest {
 }
 
 export interface WebhookDependencies {
+  /** The account whose rooms room-warden moderates: a signed callback of another account is refused. */
+  readonly accountSid: string;
   /** Validates X-Twilio-Signature. */
   readonly authToken: string;
   /**
@@ -38,6 +40,11 @@ export type CallbackResult =
   | { readonly status: 204; readonly outcome: "ignored"; readonly event: string }
   | { readonly status: 400; readonly outcome: "invalid"; readonly issues: readonly FieldIssue[] }
   | { readonly status: 403; readonly outcome: "forbidden" }
+  /**
+   * Signed with the Auth Token, but for another account (a sub-account's rooms calling a parent's deployment, say):
+   * room-warden's REST credentials could not act on it, so it is refused rather than half-enforced.
+   */
+  | { readonly status: 403; readonly outcome: "wrong-account" }
   | { readonly status: 405; readonly outcome: "method-not-allowed" }
   | { readonly status: 413; readonly outcome: "too-large" }
   | { readonly status: 415; readonly outcome: "unsupported-media-type" };
@@ -53,7 +60,8 @@ export const MAX_CALLBACK_BYTES = 32 * 1024;
 
 /**
  * Input: the request. Output: what to answer, and why.
- * Steps: method, content type and size → signature over the configured URL and the parameters → schema → queue.
+ * Steps: method, content type and size → signature over the configured URL and the parameters → schema → the
+ * account (for the events acted on) → queue.
  * Only participant and room events are queued; the deduplication id is a digest of the signed parameters, so a
  * repeated delivery of one callback is dropped by the queue, and is harmless to the enforcer if it gets through.
  */
@@ -84,6 +92,7 @@ export async function receiveCallback(request: CallbackRequest, deps: WebhookDep
   if (!isParticipantEvent(event) && event.type !== "room-created" && event.type !== "room-ended") {
     return { status: 204, outcome: "ignored", event: event.type };
   }
+  if (event.accountSid !== deps.accountSid) return { status: 403, outcome: "wrong-account" };
 
   const envelope: CallbackEnvelope = { form: singleValues(params), receivedAt: deps.clock.now() };
   await deps.queue.send({

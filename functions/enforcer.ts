@@ -19,11 +19,41 @@ import { type Observability, observability, publishMetrics } from "./observabili
  * records go on. After the queue's last attempt a record goes to the dead-letter queue, and its kicks stay `failed`
  * in the audit trail.
  */
-export function createEnforcerHandler(deps: EnforcerDependencies, { logger, metrics }: Observability) {
-  const enforce = async (record: SQSRecord) => {
+export interface EnforcerOptions {
+  /**
+   * The time one record may need at worst to be worth starting: its DynamoDB writes and one whole Twilio attempt.
+   * A record met with less time left in the invocation is handed back untouched.
+   */
+  readonly recordBudgetMs: number;
+}
+
+/** Time kept at the end of an invocation to finalise audit entries and answer the batch. */
+export const FINISH_MARGIN_MS = 2_000;
+
+/**
+ * A record the invocation had no time for: handed back to the queue without being attempted, so that a slow Twilio
+ * on earlier records never makes the whole batch time out (and be delivered again, receive counts rising).
+ */
+export class OutOfTimeError extends Error {
+  override readonly name = "OutOfTimeError";
+}
+
+export function createEnforcerHandler(
+  deps: EnforcerDependencies,
+  { logger, metrics }: Observability,
+  options: EnforcerOptions = { recordBudgetMs: 0 },
+) {
+  const enforce = async (record: SQSRecord, context: Pick<Context, "getRemainingTimeInMillis"> | undefined) => {
+    const left = context === undefined ? Number.POSITIVE_INFINITY : context.getRemainingTimeInMillis();
+    if (left - FINISH_MARGIN_MS < options.recordBudgetMs) {
+      metrics.addMetric("CallbacksDeferred", MetricUnit.Count, 1);
+      throw new OutOfTimeError(`${Math.round(left)} ms left in the invocation: handed back unattempted`);
+    }
     const envelope = parse(callbackEnvelopeSchema, JSON.parse(record.body), "queued callback");
     try {
-      const report = await enforceCallback(envelope, deps);
+      // Every Twilio request of this record ends before the invocation does, with time to finalise its entry.
+      const budget = Number.isFinite(left) ? { deadline: Date.now() + left - FINISH_MARGIN_MS } : {};
+      const report = await enforceCallback(envelope, deps, budget);
       for (const kick of report.kicks) {
         metrics.addMetric(kick.outcome === "dry-run" ? "WouldKicks" : "Kicks", MetricUnit.Count, 1);
         if (kick.latencyMs !== undefined) metrics.addMetric("KickLatency", MetricUnit.Milliseconds, kick.latencyMs);
@@ -42,14 +72,14 @@ export function createEnforcerHandler(deps: EnforcerDependencies, { logger, metr
       throw error;
     }
   };
-  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  return async (event: SQSEvent, context?: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse> => {
     try {
       const processor = new SqsFifoPartialProcessorAsync();
-      return await processPartialResponse(event, enforce, processor, {
+      return await processPartialResponse(event, (record: SQSRecord) => enforce(record, context), processor, {
         skipGroupOnError: true,
         // Report every record as failed rather than failing the invocation: the queue retries them all the same.
         throwOnFullBatchFailure: false,
-        ...(context === undefined ? {} : { context }),
+        ...(context === undefined ? {} : { context: context as Context }),
       });
     } finally {
       publishMetrics(metrics);
@@ -57,14 +87,23 @@ export function createEnforcerHandler(deps: EnforcerDependencies, { logger, metr
   };
 }
 
+/** A record's worst useful time: its DynamoDB round trips (a second is generous) and one whole Twilio attempt. */
+export const recordBudgetMs = (twilioTimeoutMs: number) => twilioTimeoutMs + 1_000;
+
 let handle: ReturnType<typeof createEnforcerHandler> | undefined;
 
 /** The Lambda entry point: configuration is read and checked once, on the first (cold) invocation. */
 export const handler = (event: SQSEvent, context: Context) => {
   const environment = linkedEnvironment();
-  handle ??= createEnforcerHandler(
-    enforcerDependencies(loadStoreConfig(environment), loadTwilioConfig(environment)),
-    observability("enforcer"),
-  );
+  if (handle === undefined) {
+    const twilio = loadTwilioConfig(environment);
+    handle = createEnforcerHandler(
+      enforcerDependencies(loadStoreConfig(environment), twilio),
+      observability("enforcer"),
+      {
+        recordBudgetMs: recordBudgetMs(twilio.video.timeoutMs ?? 5000),
+      },
+    );
+  }
   return handle(event, context);
 };

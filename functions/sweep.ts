@@ -11,6 +11,8 @@ import { type Observability, observability, publishMetrics } from "./observabili
 export const SWEEP_TICK_MS = 5_000;
 /** The schedule fires every minute; an invocation sweeps until this much of its time is left. */
 const STOP_BEFORE_END_MS = 8_000;
+/** Time kept at the end of an invocation for what follows a provider request: the audit entry's final write. */
+export const FINISH_MARGIN_MS = 2_000;
 
 /**
  * Reconciling asks Twilio about every room believed in progress (two requests a room): a lost callback is found
@@ -35,11 +37,17 @@ export function createSweepRun(
   { owner = randomUUID(), reconcileEveryMs = RECONCILE_EVERY_MS }: SweepRunOptions = {},
 ) {
   let reconciledAt = Number.NEGATIVE_INFINITY;
-  return async (options: { readonly reconcile?: boolean } = {}): Promise<SweepReport> => {
+  return async (options: { readonly reconcile?: boolean; readonly deadline?: number } = {}): Promise<SweepReport> => {
     try {
       const startedAt = deps.clock.now();
       const reconcile = options.reconcile ?? startedAt - reconciledAt >= reconcileEveryMs;
-      const report = await sweep(deps, { owner, leaseMs: 30_000, batch: 100, reconcile });
+      const report = await sweep(deps, {
+        owner,
+        leaseMs: 30_000,
+        batch: 100,
+        reconcile,
+        ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+      });
       if (report.ran && reconcile) reconciledAt = startedAt;
       if (report.ran) {
         for (const kick of report.kicks) {
@@ -48,6 +56,12 @@ export function createSweepRun(
         }
         metrics.addMetric("SessionsAdopted", MetricUnit.Count, report.sessionsAdopted);
         metrics.addMetric("SessionsClosed", MetricUnit.Count, report.sessionsClosed);
+        if (report.unknownRooms.length > 0) {
+          metrics.addMetric("RoomsUnknownToTwilio", MetricUnit.Count, report.unknownRooms.length);
+          logger.error("rooms in progress that Twilio does not know with these credentials: check the account", {
+            rooms: report.unknownRooms,
+          });
+        }
       }
       return report;
     } finally {
@@ -60,12 +74,16 @@ export function createSweepRun(
  * The scheduled entry point: EventBridge starts it every minute, and it sweeps every few seconds until the next
  * invocation is about to start, so a deadline is acted on within seconds rather than a minute.
  */
-export function createSweepHandler(run: () => Promise<SweepReport>, logger: Observability["logger"]) {
+export function createSweepHandler(
+  run: (options: { readonly deadline: number }) => Promise<SweepReport>,
+  logger: Observability["logger"],
+) {
   return async (_event: ScheduledEvent, context: Pick<Context, "getRemainingTimeInMillis">): Promise<void> => {
     for (;;) {
       const started = Date.now();
       try {
-        await run();
+        // No Twilio request of the run outlives the invocation: a kick cut short is retried by the next run.
+        await run({ deadline: started + context.getRemainingTimeInMillis() - FINISH_MARGIN_MS });
       } catch (error) {
         logger.error("sweep failed; the next tick tries again", error as Error);
       }

@@ -51,6 +51,7 @@ const metricNames: Record<CallbackResult["outcome"], string> = {
   ignored: "CallbacksIgnored",
   invalid: "CallbacksInvalid",
   forbidden: "CallbacksForbidden",
+  "wrong-account": "CallbacksWrongAccount",
   "method-not-allowed": "CallbacksRejected",
   "too-large": "CallbacksRejected",
   "unsupported-media-type": "CallbacksRejected",
@@ -61,6 +62,7 @@ function response(result: CallbackResult): APIGatewayProxyStructuredResultV2 {
   const message: Record<Exclude<CallbackResult["outcome"], "queued" | "ignored">, string> = {
     invalid: "invalid status callback",
     forbidden: "invalid X-Twilio-Signature",
+    "wrong-account": "AccountSid is not the account room-warden moderates",
     "method-not-allowed": "use POST or GET",
     "too-large": `the body exceeds ${MAX_CALLBACK_BYTES} bytes`,
     "unsupported-media-type": "expected application/x-www-form-urlencoded",

@@ -20,7 +20,7 @@ export function httpApi(
     ...runtime,
     memory: "256 MB",
     timeout: "10 seconds",
-    link: [callbacks, twilioAuthToken],
+    link: [callbacks, twilio.accountSid, twilioAuthToken],
     environment: { WEBHOOK_PUBLIC_URL: webhookUrl },
     // Its one AWS call (SQS SendMessage) uses the SDK v3 the nodejs22.x runtime provides: 75 KB instead of 520 KB
     // with the SDK inlined, so the function Twilio waits on loads less code on a cold start (bench/report.md).

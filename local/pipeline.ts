@@ -5,7 +5,7 @@ import { adminDependencies, enforcerDependencies, sweepDependencies } from "../c
 import type { SweepReport } from "../core/sweep.ts";
 import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { createAdminHandler } from "../functions/admin.ts";
-import { createEnforcerHandler } from "../functions/enforcer.ts";
+import { createEnforcerHandler, recordBudgetMs } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";
 import { createSweepRun, SWEEP_TICK_MS } from "../functions/sweep.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
@@ -66,13 +66,16 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const enforcer = createEnforcerHandler(
     options.enforcerDependencies?.(built) ?? built,
     options.observability.enforcer,
+    {
+      recordBudgetMs: recordBudgetMs(options.twilio.video.timeoutMs ?? 5000),
+    },
   );
   const sweep = createSweepRun(
     sweepDependencies(options.stores, options.twilio, clock),
     options.sweepObservability ?? options.observability.enforcer,
     options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs },
   );
-  const consume: SqsLambda = (event) => enforcer(event);
+  const consume: SqsLambda = (event, context) => enforcer(event, context);
   const queue = sqsQueue(options.consumer?.(consume) ?? consume, options.queue);
 
   // The webhook must know its public URL, which is known once the server listens.
@@ -100,7 +103,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   );
   const webhookUrl = options.publicUrl ?? `${server.url}${WEBHOOK_PATH}`;
   webhook = createWebhookHandler(
-    webhookDependencies({ authToken: options.twilio.authToken, publicUrl: webhookUrl }, queue, clock),
+    webhookDependencies(
+      { accountSid: options.twilio.accountSid, authToken: options.twilio.authToken, publicUrl: webhookUrl },
+      queue,
+      clock,
+    ),
     options.observability.webhook,
   );
 

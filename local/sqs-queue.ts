@@ -4,11 +4,14 @@
  * retries and redrive, without a second implementation of the consumer.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { CallbackQueue, QueueMessage } from "../core/ports.ts";
 
 // biome-ignore lint/suspicious/noConfusingVoidType: aws-lambda's SQSHandler result; `async () => {}` must fit.
-export type SqsLambda = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+export type SqsLambda = (
+  event: SQSEvent,
+  context: Pick<Context, "getRemainingTimeInMillis">,
+) => Promise<SQSBatchResponse | void>;
 
 /** A message moved to the dead-letter queue, as it was last received. */
 export interface DeadLetter {
@@ -35,6 +38,11 @@ export interface SqsQueueOptions {
    * fits an invocation's records, handled one at a time with up to ~4 requests under way each, in those sockets.
    */
   readonly maxConcurrency?: number;
+  /**
+   * The consumer function's timeout, as Lambda's: the context tells the consumer how much is left, and an invocation
+   * that answers later counts as timed out, its whole batch received again. 30 s (the enforcer's) by default.
+   */
+  readonly functionTimeoutMs?: number;
   readonly queueArn?: string;
 }
 
@@ -64,6 +72,7 @@ export class QueueStoppedError extends Error {
 
 const DEFAULTS = {
   batchSize: 10,
+  functionTimeoutMs: 30_000,
   maxReceiveCount: 3,
   visibilityTimeoutMs: 1000,
   deduplicationWindowMs: 5 * 60 * 1000,
@@ -108,6 +117,7 @@ export function sqsQueue(consumer: SqsLambda, options: SqsQueueOptions = {}): Sq
   const batchSize = options.batchSize ?? DEFAULTS.batchSize;
   const maxReceiveCount = options.maxReceiveCount ?? DEFAULTS.maxReceiveCount;
   const visibilityTimeoutMs = options.visibilityTimeoutMs ?? DEFAULTS.visibilityTimeoutMs;
+  const functionTimeoutMs = options.functionTimeoutMs ?? DEFAULTS.functionTimeoutMs;
   const deduplicationWindowMs = options.deduplicationWindowMs ?? DEFAULTS.deduplicationWindowMs;
   const maxConcurrency = options.maxConcurrency ?? DEFAULTS.maxConcurrency;
   const queueArn = options.queueArn ?? DEFAULTS.queueArn;
@@ -199,8 +209,19 @@ export function sqsQueue(consumer: SqsLambda, options: SqsQueueOptions = {}): Sq
   async function runConsumer(records: SQSRecord[]): Promise<ReadonlySet<string>> {
     const everyMessage = new Set(records.map((record) => record.messageId));
     let result: unknown;
+    const deadline = Date.now() + functionTimeoutMs;
     try {
-      result = await consumer({ Records: records });
+      result = await consumer(
+        { Records: records },
+        { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) },
+      );
+      if (Date.now() > deadline) {
+        console.error(
+          `sqs-queue: the consumer ran past its ${functionTimeoutMs} ms timeout on a batch of ${records.length}, ` +
+            "which will be received again, as Lambda would",
+        );
+        return everyMessage;
+      }
     } catch (error) {
       console.error(
         `sqs-queue: the consumer failed a batch of ${records.length}, which will be received again: ${describe(error)}`,

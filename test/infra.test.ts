@@ -200,7 +200,7 @@ describe("sst.config.ts wiring", () => {
     const env = environmentOf(fn, links);
     // Every link feeds a variable; a link whose variable the function's config never reads is surplus.
     const reads: Record<string, readonly string[]> = {
-      "functions/webhook.handler": ["TWILIO_AUTH_TOKEN", "CALLBACK_QUEUE_URL"],
+      "functions/webhook.handler": ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "CALLBACK_QUEUE_URL"],
       "functions/enforcer.handler": [
         "TWILIO_ACCOUNT_SID",
         "TWILIO_AUTH_TOKEN",

@@ -216,9 +216,9 @@ describe("partial batch failures", () => {
       (record) => record.body.startsWith("a") && record.attributes.ApproximateReceiveCount === "1",
     );
     const queue = start(
-      async (event) => {
+      async (event, context) => {
         receivedAt.push(Date.now());
-        return consumer(event);
+        return consumer(event, context);
       },
       { visibilityTimeoutMs },
     );
@@ -249,10 +249,10 @@ describe("partial batch failures", () => {
       (record) => record.body === "a2" && record.attributes.ApproximateReceiveCount === "1",
     );
     queue = start(
-      async (event) => {
+      async (event, context) => {
         // Sent while the group is in flight: it must wait for the retry of a2 and a3.
         if (event.Records.some((record) => record.body === "a1")) await queue?.send(message("RM1", "a4"));
-        return consumer(event);
+        return consumer(event, context);
       },
       { visibilityTimeoutMs: 30 },
     );
@@ -457,5 +457,32 @@ describe("send() refuses what SQS refuses", () => {
     await queue.idle();
 
     expect(bodies()).toEqual([[body]]);
+  });
+});
+
+describe("the consumer's timeout", () => {
+  it("the context counts down the function's timeout, and an invocation that answers late is received again whole", async () => {
+    const remaining: number[] = [];
+    let invocations = 0;
+    const queue = start(
+      async (event, context) => {
+        invocations += 1;
+        remaining.push(context.getRemainingTimeInMillis());
+        // The first invocation overruns its 60 ms: Lambda would have stopped it, and the queue delivers again.
+        if (invocations === 1) await sleep(120);
+        remaining.push(context.getRemainingTimeInMillis());
+        return { batchItemFailures: [] };
+      },
+      { functionTimeoutMs: 60, visibilityTimeoutMs: 10 },
+    );
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    await queue.send(message("RM1", "a1"));
+    await queue.send(message("RM1", "a2"));
+    await queue.idle();
+    expect(invocations).toBe(2);
+    expect(remaining[0]).toBeGreaterThan(40);
+    expect(remaining[0]).toBeLessThanOrEqual(60);
+    expect(remaining[1]).toBe(0);
+    expect(console.error).toHaveBeenCalledWith(expect.stringMatching(/ran past its 60 ms timeout on a batch of 2/));
   });
 });

@@ -97,6 +97,62 @@ describe("reconciliation", () => {
   });
 });
 
+describe("reconciliation and what Twilio lists", () => {
+  it("a participant reconnecting during a reconciliation stays tracked, and its limit still ends it on time", async () => {
+    const start = T0 + 300_000;
+    clock.set(start);
+    const ruleId = await addRule({ kind: "max-duration", limitSeconds: 60, roomPattern: "blip-*" });
+    const roomSid = await h.room("blip-room");
+    const rita = await h.emulator.join(roomSid, "blipping-rita");
+    await h.settle();
+    clock.set(start + 10_000);
+    await h.emulator.dropConnection(roomSid, rita.sid);
+    await h.settle();
+
+    clock.set(start + 20_000);
+    const during = await h.pipeline.sweep();
+    expect(during.sessionsClosed).toBe(0);
+    expect((await h.sessions.presence("blipping-rita"))?.sessions[0]?.status).toBe("reconnecting");
+
+    // She recovers, and that callback is lost: Twilio lists her as connected again.
+    clock.set(start + 30_000);
+    h.emulator.dropCallbacks(1);
+    await h.emulator.recover(roomSid, rita.sid);
+    clock.set(start + 59_999);
+    await h.pipeline.sweep();
+    await h.settle();
+    expect(status(roomSid, rita.sid)).toBe("connected");
+    clock.set(start + 60_000);
+    await h.pipeline.sweep();
+    await h.settle();
+    expect(status(roomSid, rita.sid)).toBe("disconnected");
+    expect(await h.audit.get(auditEntryIds.kick(rita.sid))).toMatchObject({ rule: { id: ruleId } });
+  });
+
+  it("a room Twilio does not know with these credentials is reported and left as it is, its sessions kept", async () => {
+    clock.set(T0 + 400_000);
+    const unknownRoom = { sid: `RM${"d".repeat(32)}`, name: "other-account-room" };
+    await h.sessions.trackRoom(unknownRoom, true, clock.now());
+    const update = await h.sessions.record({
+      identity: "elsewhere-eve",
+      participantSid: `PA${"d".repeat(32)}`,
+      roomSid: unknownRoom.sid,
+      roomName: unknownRoom.name,
+      status: "connected",
+      timestamp: clock.now(),
+    });
+    const session = update.presence.sessions[0];
+    if (session === undefined) throw new Error("no session recorded");
+    await h.sessions.trackSession(session, session.lastEventAt);
+
+    const report = await h.pipeline.sweep();
+    expect(report.unknownRooms).toContain(unknownRoom.sid);
+    expect((await h.sessions.presence("elsewhere-eve"))?.sessions[0]?.status).toBe("connected");
+    expect((await h.sessions.activeRooms()).map((room) => room.sid)).toContain(unknownRoom.sid);
+    expect((await h.sessions.roomSessions(unknownRoom.sid))[0]?.status).toBe("connected");
+  });
+});
+
 describe("reconciliation of many rooms", () => {
   it("asks Twilio about several rooms at once, never more than SWEEP_CONCURRENCY, and reconciles every one", async () => {
     clock.set(T0 + 220_000);

@@ -102,13 +102,43 @@ describe("disconnect participant", () => {
     expect(kick?.auth).toBe("api-key");
   });
 
-  it("reports already-gone for a participant who left, and for one who never was", async () => {
+  it("a 404 is proved: already-gone only for a participant Twilio shows as disconnected", async () => {
     const roomSid = await room();
     const joined = await emulator.join(roomSid, "gone");
     await emulator.leave(roomSid, joined.sid);
     const video = client();
-    expect((await video.disconnectParticipant(roomSid, joined.sid)).outcome).toBe("already-gone");
-    expect((await video.disconnectParticipant(roomSid, `PA${"f".repeat(32)}`)).outcome).toBe("already-gone");
+    expect(await video.disconnectParticipant(roomSid, joined.sid)).toMatchObject({
+      outcome: "already-gone",
+      participant: { sid: joined.sid, status: "disconnected" },
+    });
+    // The kick's 404 is followed by a fetch of the participant by SID, which finds it whatever its status.
+    const fetched = emulator.requests.filter(
+      (r) => r.method === "GET" && r.path === `/v1/Rooms/${roomSid}/Participants/${joined.sid}`,
+    );
+    expect(fetched.map((r) => r.status)).toEqual([200]);
+  });
+
+  it("a participant or room these credentials do not know is a failed kick naming the account, not a success", async () => {
+    // What credentials of another account (a parent account's, a sub-account's) see of a room: nothing.
+    const roomSid = await room();
+    const video = client();
+    const stranger = await video.disconnectParticipant(roomSid, `PA${"f".repeat(32)}`);
+    expect(stranger).toMatchObject({ outcome: "failed", retryable: false, error: { status: 404, code: 20404 } });
+    expect(stranger.outcome === "failed" && stranger.error.message).toMatch(
+      /does not know participant PAf+ in room RM.*TWILIO_ACCOUNT_SID/,
+    );
+    const elsewhere = await video.disconnectParticipant(`RM${"e".repeat(32)}`, `PA${"f".repeat(32)}`);
+    expect(elsewhere).toMatchObject({ outcome: "failed", retryable: false });
+    expect(elsewhere.outcome === "failed" && elsewhere.error.message).toMatch(/does not know room RMe+ with these/);
+  });
+
+  it("a re-check Twilio does not answer leaves the kick failed and retryable, never already-gone", async () => {
+    const roomSid = await room();
+    const joined = await emulator.join(roomSid, "unchecked");
+    await emulator.leave(roomSid, joined.sid);
+    emulator.injectFault({ match: { method: "GET" }, status: 503 });
+    const outcome = await client({ retry: { maxAttempts: 1 } }).disconnectParticipant(roomSid, joined.sid);
+    expect(outcome).toMatchObject({ outcome: "failed", retryable: true, error: { status: 404 } });
   });
 
   it("retries an injected 429 after a jittered backoff, then succeeds", async () => {
@@ -156,6 +186,59 @@ describe("disconnect participant", () => {
     expect(elapsed).toBeLessThan(1400); // two attempts of 150 ms, not one of 1.5 s
   });
 
+  it("honours Retry-After in seconds beyond the backoff ceiling", async () => {
+    const roomSid = await room();
+    const joined = await emulator.join(roomSid, "retry-after-seconds");
+    emulator.injectFault({ match: { method: "POST" }, status: 429, retryAfter: "7", times: 1 });
+    const outcome = await client().disconnectParticipant(roomSid, joined.sid);
+    expect(outcome).toMatchObject({ outcome: "disconnected", attempts: 2 });
+    expect(sleeps).toEqual([7000]);
+  });
+
+  it("honours Retry-After as an HTTP date", async () => {
+    const roomSid = await room();
+    const joined = await emulator.join(roomSid, "retry-after-date");
+    const now = Date.parse("2026-12-02T10:00:00Z");
+    emulator.injectFault({
+      match: { method: "POST" },
+      status: 503,
+      retryAfter: new Date(now + 12_000).toUTCString(),
+      times: 1,
+    });
+    const outcome = await client({ now: () => now }).disconnectParticipant(roomSid, joined.sid);
+    expect(outcome).toMatchObject({ outcome: "disconnected", attempts: 2 });
+    expect(sleeps).toEqual([12_000]);
+  });
+
+  it("a Retry-After past the deadline is not waited for: the answer stands, to be retried later", async () => {
+    const roomSid = await room();
+    const joined = await emulator.join(roomSid, "retry-after-late");
+    emulator.injectFault({ match: { method: "POST" }, status: 429, retryAfter: "20", times: 1 });
+    const now = 1_000_000;
+    const outcome = await client({ now: () => now }).disconnectParticipant(roomSid, joined.sid, {
+      deadline: now + 10_000,
+    });
+    expect(outcome).toMatchObject({ outcome: "failed", retryable: true, attempts: 1, error: { status: 429 } });
+    expect(sleeps).toEqual([]);
+  });
+
+  it("no attempt outlives the deadline: the timeout is cut to what is left, and none starts without time", async () => {
+    const roomSid = await room();
+    const joined = await emulator.join(roomSid, "deadline");
+    emulator.injectFault({ match: { method: "POST" }, delayMs: 3000 });
+    const started = Date.now();
+    const video = client({ timeoutMs: 2500, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
+    const outcome = await video.disconnectParticipant(roomSid, joined.sid, { deadline: started + 800 });
+    const elapsed = Date.now() - started;
+    expect(outcome).toMatchObject({ outcome: "failed", retryable: true, attempts: 1 });
+    expect(elapsed).toBeLessThan(1100);
+    const before = emulator.requests.length;
+    const late = await video.disconnectParticipant(roomSid, joined.sid, { deadline: Date.now() + 100 });
+    expect(late).toMatchObject({ outcome: "failed", retryable: true, attempts: 0 });
+    expect(late.outcome === "failed" && late.error.message).toMatch(/no time left/);
+    expect(emulator.requests.length).toBe(before);
+  });
+
   it("an invalid status value is a client error, not retried", async () => {
     // Drive the emulator through its REST API directly: the client only ever sends Status=disconnected.
     const roomSid = await room();
@@ -199,6 +282,22 @@ describe("list participants", () => {
     expect(disconnected.map((p) => p.identity).sort()).toEqual(["lister-b", "lister-e"]);
     const byIdentity = await collect(client().listParticipants(roomSid, { identity: "lister-c" }));
     expect(byIdentity.map((p) => p.sid)).toEqual([joined[2]?.sid]);
+  });
+
+  it("a participant whose connection dropped is listed as reconnecting, not connected, until it recovers", async () => {
+    const roomSid = await room();
+    const blip = await emulator.join(roomSid, "blip");
+    const steady = await emulator.join(roomSid, "steady");
+    const video = client();
+    const sids = async (status: "connected" | "reconnecting") =>
+      (await collect(video.listParticipants(roomSid, { status }))).map((p) => p.sid);
+    await emulator.dropConnection(roomSid, blip.sid);
+    expect(await sids("connected")).toEqual([steady.sid]);
+    expect(await sids("reconnecting")).toEqual([blip.sid]);
+    expect((await video.fetchParticipant(roomSid, blip.sid))?.status).toBe("reconnecting");
+    await emulator.recover(roomSid, blip.sid);
+    expect((await sids("connected")).sort()).toEqual([blip.sid, steady.sid].sort());
+    expect(await sids("reconnecting")).toEqual([]);
   });
 
   it("filters by creation time", async () => {

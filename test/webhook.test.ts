@@ -9,7 +9,7 @@ import type { CallbackQueue, QueueMessage } from "../core/ports.ts";
 import { computeSignature } from "../core/twilio/signature.ts";
 import { observability } from "../functions/observability.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
-import { participantCallback } from "./fixtures/callbacks.ts";
+import { ACCOUNT_SID, participantCallback, sid } from "./fixtures/callbacks.ts";
 
 /** The webhook handler alone, with API Gateway v2 events built by hand: the cases the emulator never sends. */
 
@@ -21,6 +21,7 @@ function setup(queue?: CallbackQueue) {
   const sent: QueueMessage[] = [];
   const handler = createWebhookHandler(
     {
+      accountSid: ACCOUNT_SID,
       authToken: TOKEN,
       publicUrl: PUBLIC_URL,
       queue: queue ?? { send: async (message) => void sent.push(message) },
@@ -135,6 +136,28 @@ describe("webhook handler", () => {
     expect(sent).toHaveLength(0);
   });
 
+  it("refuses a correctly signed callback of another account with 403, queues nothing, and counts it", async () => {
+    const observe = observability("webhook-test");
+    const counted = vi.spyOn(observe.metrics, "addMetric");
+    const sent: QueueMessage[] = [];
+    const handler = createWebhookHandler(
+      {
+        accountSid: ACCOUNT_SID,
+        authToken: TOKEN,
+        publicUrl: PUBLIC_URL,
+        queue: { send: async (message) => void sent.push(message) },
+        clock: manualClock(T),
+      },
+      observe,
+    );
+    const foreign = { ...connect, AccountSid: sid("AC", 2) };
+    const answer = await handler(event({ form: foreign }));
+    expect(answer.statusCode).toBe(403);
+    expect(JSON.parse(answer.body ?? "{}")).toEqual({ message: "AccountSid is not the account room-warden moderates" });
+    expect(sent).toHaveLength(0);
+    expect(counted).toHaveBeenCalledWith("CallbacksWrongAccount", "Count", 1);
+  });
+
   it("refuses other methods (405) and other media types (415), queuing nothing", async () => {
     const { handler, sent } = setup();
     expect((await handler(event({ method: "PUT", form: connect }))).statusCode).toBe(405);
@@ -166,6 +189,7 @@ describe("webhook logs", () => {
     try {
       const handler = createWebhookHandler(
         {
+          accountSid: ACCOUNT_SID,
           authToken: TOKEN,
           publicUrl: PUBLIC_URL,
           queue: {

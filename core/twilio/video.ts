@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { VideoProviderError } from "../errors.ts";
-import type { DisconnectOutcome, Participant, VideoProvider } from "../video.ts";
+import type { CallBudget, DisconnectOutcome, Participant, VideoProvider } from "../video.ts";
 import { type RetryPolicy, responseError, type TwilioCredentials, type TwilioResponse, twilioHttp } from "./http.ts";
 import {
   type ParticipantSummary,
@@ -24,6 +24,7 @@ export interface TwilioVideoOptions {
   readonly fetch?: typeof fetch;
   readonly random?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
 }
 
 export interface TwilioVideo extends VideoProvider {
@@ -48,14 +49,26 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     ...(options.random === undefined ? {} : { random: options.random }),
     ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
 
   // Identities and unique names may hold any character: each is one encoded path segment.
   const participantUrl = (room: string, participant: string) =>
     `${videoOrigin}/v1/Rooms/${encodeURIComponent(room)}/Participants/${encodeURIComponent(participant)}`;
 
-  async function fetchParticipant(room: string, participant: string): Promise<Participant | undefined> {
-    const response = await request("GET", participantUrl(room, participant));
+  async function fetchRoom(room: string, budget?: CallBudget) {
+    const response = await request("GET", `${videoOrigin}/v1/Rooms/${encodeURIComponent(room)}`, undefined, budget);
+    if (response.status === 200) return parseBody(roomResource, response, "fetch room");
+    if (response.status === 404) return undefined;
+    throw responseError("fetch room", response);
+  }
+
+  async function fetchParticipant(
+    room: string,
+    participant: string,
+    budget?: CallBudget,
+  ): Promise<Participant | undefined> {
+    const response = await request("GET", participantUrl(room, participant), undefined, budget);
     if (response.status === 200) return parseBody(participantResource, response, "fetch participant");
     if (response.status === 404) return undefined;
     throw responseError("fetch participant", response);
@@ -64,20 +77,16 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
   return {
     fetchParticipant,
 
-    async fetchRoom(room) {
-      const response = await request("GET", `${videoOrigin}/v1/Rooms/${encodeURIComponent(room)}`);
-      if (response.status === 200) return parseBody(roomResource, response, "fetch room");
-      if (response.status === 404) return undefined;
-      throw responseError("fetch room", response);
-    },
+    fetchRoom,
 
-    async disconnectParticipant(room, participant): Promise<DisconnectOutcome> {
+    async disconnectParticipant(room, participant, budget): Promise<DisconnectOutcome> {
       let response: TwilioResponse;
       try {
         response = await request(
           "POST",
           participantUrl(room, participant),
           new URLSearchParams({ Status: "disconnected" }),
+          budget,
         );
       } catch (error) {
         return failed(error, error instanceof VideoProviderError ? (error.attempts ?? 0) : 0);
@@ -90,24 +99,29 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
           ? { outcome: "disconnected", participant: parsed.data, attempts }
           : { outcome: "disconnected", attempts };
       }
-      // Twilio does not document its answer for a participant who already left: 404 means gone; on any other
-      // client error, look again and accept a participant that is disconnected by now.
+      // Twilio does not document its answer for a participant who already left. A 404 is also what credentials of
+      // another account get (parent and sub-accounts see each other's rooms as unknown), so it is proved, not
+      // assumed: the participant is looked up by SID, which finds it whatever its status. On any other client
+      // error, too, a participant that is disconnected by now counts as gone.
       const { attempts } = response;
-      if (response.status === 404) return { outcome: "already-gone", attempts };
       const error = responseError("disconnect participant", response);
       if (response.status >= 400 && response.status < 500 && response.status !== 429) {
         try {
-          const current = await fetchParticipant(room, participant);
-          if (current === undefined) return { outcome: "already-gone", attempts };
-          if (current.status === "disconnected") return { outcome: "already-gone", participant: current, attempts };
+          const current = await fetchParticipant(room, participant, budget);
+          if (current?.status === "disconnected") return { outcome: "already-gone", participant: current, attempts };
+          if (current === undefined && response.status === 404) {
+            const known = (await fetchRoom(room, budget)) !== undefined;
+            return unknownToAccount(room, participant, known, attempts);
+          }
         } catch {
-          // the re-check is best effort: report the kick's own error below
+          // the re-check could not be made: report the kick's own error below, to be retried
+          return failed(error, attempts, true);
         }
       }
       return failed(error, attempts);
     },
 
-    async *listParticipants(room, filter = {}) {
+    async *listParticipants(room, filter = {}, budget) {
       const query = new URLSearchParams();
       if (filter.status !== undefined) query.set("Status", filter.status);
       if (filter.identity !== undefined) query.set("Identity", filter.identity);
@@ -116,7 +130,7 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
         query.set("DateCreatedBefore", new Date(filter.createdBefore).toISOString());
       query.set("PageSize", String(pageSize(filter.pageSize)));
       const first = `${videoOrigin}/v1/Rooms/${encodeURIComponent(room)}/Participants?${query}`;
-      yield* pages(first, videoOrigin, "list participants", participantPage);
+      yield* pages(first, videoOrigin, "list participants", participantPage, budget);
     },
 
     async *listParticipantSummaries(roomSid, { pageSize: size } = {}) {
@@ -131,6 +145,7 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
     origin: string,
     what: string,
     schema: z.ZodType<{ participants: Item[]; meta: { next_page_url?: string | null | undefined } }>,
+    budget?: CallBudget,
   ): AsyncGenerator<Item> {
     let url: string | null | undefined = first;
     while (url) {
@@ -139,7 +154,7 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
           retryable: false,
         });
       }
-      const response = await request("GET", url);
+      const response = await request("GET", url, undefined, budget);
       if (response.status !== 200) throw responseError(what, response);
       const page = parseBody(schema, response, what);
       yield* page.participants;
@@ -168,7 +183,7 @@ function parseBody<Schema extends z.ZodType>(schema: Schema, response: TwilioRes
   );
 }
 
-function failed(error: unknown, attempts: number): DisconnectOutcome {
+function failed(error: unknown, attempts: number, retryable?: boolean): DisconnectOutcome {
   if (error instanceof VideoProviderError) {
     return {
       outcome: "failed",
@@ -178,8 +193,28 @@ function failed(error: unknown, attempts: number): DisconnectOutcome {
         ...(error.code === undefined ? {} : { code: error.code }),
         message: error.message,
       },
-      retryable: error.retryable,
+      retryable: retryable ?? error.retryable,
     };
   }
   throw error;
+}
+
+/**
+ * The kick's 404, with neither the participant nor (perhaps) the room known to these credentials: not a participant
+ * who left (Twilio finds one of those by SID), but room-warden talking to another account than the one whose rooms
+ * call it back. Failed, for an operator to look at; trying again cannot help until the credentials change.
+ */
+function unknownToAccount(room: string, participant: string, roomKnown: boolean, attempts: number): DisconnectOutcome {
+  return {
+    outcome: "failed",
+    attempts,
+    error: {
+      status: 404,
+      code: 20404,
+      message: roomKnown
+        ? `Twilio does not know participant ${participant} in room ${room}: check that TWILIO_ACCOUNT_SID and the API key belong to the account whose rooms send the callbacks`
+        : `Twilio does not know room ${room} with these credentials: check that TWILIO_ACCOUNT_SID and the API key belong to the account whose rooms send the callbacks`,
+    },
+    retryable: false,
+  };
 }

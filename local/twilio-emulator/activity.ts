@@ -58,6 +58,14 @@ export function roomActivity(account: VideoAccount, callbacks: StatusCallbacks) 
       return settle(account.finishReconnecting(room, sid));
     },
 
+    async dropConnection(room: string, participant: string): Promise<EmulatorParticipant> {
+      return settle(account.startReconnecting(room, present(room, participant).sid));
+    },
+
+    async recover(room: string, participant: string): Promise<EmulatorParticipant> {
+      return settle(account.finishReconnecting(room, present(room, participant).sid));
+    },
+
     async completeRoom(room: string): Promise<EmulatorRoom> {
       return settle(account.completeRoom(room));
     },

@@ -57,6 +57,7 @@ const fault = z.strictObject({
   status: z.int().min(400).max(599).optional(),
   reset: z.boolean().optional(),
   delayMs: z.number().min(0).optional(),
+  retryAfter: z.string().min(1).optional(),
   times: z.int().min(1).optional(),
 });
 const drop = z.strictObject({ count: z.int().min(1).optional() }).optional();
@@ -124,6 +125,18 @@ function controlRoutes({ account, activity, callbacks, faults, requests }: Contr
     route("POST", `${CONTROL_PREFIX}/rooms/:room/participants/:participant/reconnect`, async (_request, params) => ({
       status: 200,
       body: await activity.reconnect(params.room, params.participant),
+    })),
+    route(
+      "POST",
+      `${CONTROL_PREFIX}/rooms/:room/participants/:participant/drop-connection`,
+      async (_request, params) => ({
+        status: 200,
+        body: await activity.dropConnection(params.room, params.participant),
+      }),
+    ),
+    route("POST", `${CONTROL_PREFIX}/rooms/:room/participants/:participant/recover`, async (_request, params) => ({
+      status: 200,
+      body: await activity.recover(params.room, params.participant),
     })),
     route("POST", `${CONTROL_PREFIX}/faults`, async ({ body }) => {
       const { match: on, ...effect } = fault.parse(body);

@@ -16,6 +16,8 @@ export class Faults {
       throw new EmulatorInputError(`a fault's status must be an HTTP error status (400-599), got ${status}`);
     if (delayMs !== undefined && (!Number.isFinite(delayMs) || delayMs < 0))
       throw new EmulatorInputError(`delayMs must be a non-negative number, got ${delayMs}`);
+    if (fault.retryAfter !== undefined && status === undefined)
+      throw new EmulatorInputError("retryAfter needs a status: it is a header of an error answer");
     if (times !== undefined && (!Number.isInteger(times) || times < 1))
       throw new EmulatorInputError(`times must be a positive integer, got ${times}`);
     this.#active.push({ fault, remaining: times ?? Number.POSITIVE_INFINITY });

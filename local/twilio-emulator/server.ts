@@ -129,7 +129,7 @@ async function serveRest(
   }
   if (fault?.status !== undefined) {
     const error = twilioErrors.fault(fault.status);
-    answer(error.status, error.body);
+    answer(error.status, error.body, fault.retryAfter === undefined ? {} : { "Retry-After": fault.retryAfter });
     return;
   }
   if (auth === "none" || auth === "invalid") {

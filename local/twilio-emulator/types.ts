@@ -98,6 +98,8 @@ export interface Fault {
   reset?: boolean;
   /** Delay before answering (ms), for timeouts. Alone, the request is then processed as usual. */
   delayMs?: number;
+  /** With `status`: a `Retry-After` header, as Twilio may send on a 429 (seconds, or an HTTP date). */
+  retryAfter?: string;
   /** How many matching requests it applies to; unlimited when absent. */
   times?: number;
 }
@@ -121,6 +123,10 @@ export interface TwilioEmulator {
   leave(room: string, participant: string): Promise<EmulatorParticipant>;
   /** A client's connection drops and recovers: `reconnecting`, then `connected`, same SID. */
   reconnect(room: string, participant: string): Promise<EmulatorParticipant>;
+  /** A client's connection drops and stays down: `reconnecting` (so Twilio lists it) until `recover`. */
+  dropConnection(room: string, participant: string): Promise<EmulatorParticipant>;
+  /** The client whose connection dropped is `connected` again, same SID. */
+  recover(room: string, participant: string): Promise<EmulatorParticipant>;
   completeRoom(room: string): Promise<EmulatorRoom>;
   /** By SID, or by identity: the one in the room now, else the most recent one. */
   participant(room: string, participant: string): EmulatorParticipant | undefined;

@@ -188,12 +188,12 @@ export function crashingVideo(video: VideoProvider, plan: FaultPlan): VideoProvi
  * (the webhook acknowledged the callback; the whole batch is received again after the visibility timeout).
  */
 export function crashingConsumer(consumer: SqsLambda, plan: FaultPlan): SqsLambda {
-  return async (event) => {
+  return async (event, context) => {
     for (const record of event.Records) plan.countDelivery(Number(record.attributes.ApproximateReceiveCount));
     if (plan.take(["crash-after-enqueue"]) !== undefined) {
       throw new InjectedCrashError(`crashed on receiving a batch of ${event.Records.length}`);
     }
-    return consumer(event);
+    return consumer(event, context);
   };
 }
 

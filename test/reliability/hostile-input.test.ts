@@ -5,6 +5,7 @@ import { auditEntryIds } from "../../core/audit.ts";
 import type { QueueMessage } from "../../core/ports.ts";
 import { computeSignature, type SignedParams } from "../../core/twilio/signature.ts";
 import { MAX_CALLBACK_BYTES } from "../../core/webhook.ts";
+import { defaultCredentials } from "../../local/twilio-emulator/credentials.ts";
 import type { EmulatorParticipant } from "../../local/twilio-emulator/index.ts";
 import {
   type Form,
@@ -180,6 +181,7 @@ function callback(call: CallbackCall): RawRequest {
 
 /** The callback every hostile variant starts from: genuine, well-formed, for an identity no rule names. */
 const genuine = participantCallback("participant-connected", {
+  AccountSid: defaultCredentials.accountSid,
   RoomSid: sid("RM", 0xbad),
   RoomName: "hostile-room",
   ParticipantSid: sid("PA", 0xbad),
@@ -1311,6 +1313,7 @@ describe("hostile-looking but valid callbacks are processed as written", () => {
       RoomName: VERBATIM_ROOM,
       ParticipantSid: participantSid,
       ParticipantIdentity: "dup-first",
+      AccountSid: defaultCredentials.accountSid,
     });
     const answer = await rawRequest(
       h.pipeline.url,
@@ -1329,6 +1332,7 @@ describe("hostile-looking but valid callbacks are processed as written", () => {
       RoomName: VERBATIM_ROOM,
       ParticipantSid: sid("PA", 0xf1ff),
       ParticipantIdentity: "padded-pat",
+      AccountSid: defaultCredentials.accountSid,
     });
     const head = `${encodeForm(pairsOf(form))}&Pad=`;
     // Raw NULs: one byte each in the form, six (`\u0000`) in the queued JSON.

@@ -193,6 +193,8 @@ describe("no secret in the logs", () => {
         ...twilioEnvironment(emulator),
         TWILIO_TIMEOUT_MS: "1000",
         TWILIO_MAX_ATTEMPTS: "2",
+        // Reconciliation on every sweep tick, so the scenario's reconciliation fault is met within seconds.
+        RECONCILE_EVERY_SECONDS: "1",
         ROOM_WARDEN_ADMIN_TOKEN: ADMIN_TOKEN,
         ROOM_WARDEN_HANDSHAKE_FILE: handshakeFile,
       }),

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import { type Clock, systemClock } from "../../core/clock.ts";
-import { loadTwilioConfig } from "../../core/config.ts";
+import { loadTwilioConfig, type StoreConfig, type TwilioConfig } from "../../core/config.ts";
 import { dynamoAuditLog } from "../../core/dynamo/audit-log.ts";
 import { dynamoRuleStore } from "../../core/dynamo/rule-store.ts";
 import { dynamoSessionStore } from "../../core/dynamo/session-store.ts";
@@ -31,6 +31,9 @@ export interface PipelineHarness {
   readonly audit: AuditLog;
   /** Dependencies for running the sweep directly, with its own options. */
   readonly sweepDeps: SweepDependencies;
+  /** The configuration the pipeline was built from, for handlers of a test's own. */
+  readonly stores: StoreConfig;
+  readonly twilio: TwilioConfig;
   /** Stores a rule written as an operator would (defaults applied), at the harness clock's time; returns its id. */
   addRule(spec: RuleSpecInput): Promise<string>;
   /** Creates a room whose callbacks go to the pipeline's webhook. */
@@ -105,6 +108,8 @@ export async function startPipelineHarness(options: PipelineHarnessOptions = {})
     names,
     rules,
     sweepDeps: sweepDependencies(stores, twilio, clock),
+    stores,
+    twilio,
     sessions: dynamoSessionStore(client, names.Sessions),
     audit: dynamoAuditLog(client, names.Audit, { retentionDays: 30, now: () => clock.now() }),
     async room(uniqueName, method = "POST") {
