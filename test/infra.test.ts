@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStoreConfig, loadTwilioConfig, loadWebhookConfig } from "../core/config.ts";
 import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
@@ -48,6 +49,14 @@ const recorder = (type: string) =>
   };
 
 const linkName = (link: unknown) => (link as Recorded).name;
+
+/** The metric names the functions publish: every capitalised string literal in their source. */
+const published = readdirSync(new URL("../functions/", import.meta.url))
+  .filter((file) => file.endsWith(".ts"))
+  .flatMap((file) => [
+    ...readFileSync(new URL(`../functions/${file}`, import.meta.url), "utf8").matchAll(/"([A-Z][A-Za-z]+)"/g),
+  ])
+  .map((match) => match[1]);
 
 async function evaluate(stage: string, env: Record<string, string> = {}) {
   components.length = 0;
@@ -281,16 +290,67 @@ describe("sst.config.ts wiring", () => {
     }
   });
 
-  it("alarms on dead letters, kick failures and webhook errors, e-mailing ALARM_EMAIL when set", async () => {
+  it("alarms on dead letters, kick failures from either service, webhook errors and misconfiguration, e-mailing ALARM_EMAIL when set", async () => {
     const alarms = components.filter((c) => c.type === "cloudwatch.MetricAlarm");
-    expect(alarms.map((a) => a.args.metricName).sort()).toEqual([
-      "ApproximateNumberOfMessagesVisible",
-      "KickFailures",
-      "WebhookErrors",
+    expect(alarms.map((a) => a.name).sort()).toEqual([
+      "CallbacksForbiddenAlarm",
+      "CallbacksWrongAccountAlarm",
+      "DeadLettersAlarm",
+      "KickFailuresAlarm",
+      "RoomsUnknownToTwilioAlarm",
+      "WebhookErrorsAlarm",
     ]);
-    expect(alarms.find((a) => a.args.metricName === "ApproximateNumberOfMessagesVisible")?.args.dimensions).toEqual({
-      QueueName: "CallbacksDeadLetter-queue",
+    const byName = (name: string) => alarms.find((a) => a.name === name)?.args as Record<string, unknown>;
+    expect(byName("DeadLettersAlarm").dimensions).toEqual({ QueueName: "CallbacksDeadLetter-queue" });
+    for (const [name, metricName, service] of [
+      ["WebhookErrorsAlarm", "WebhookErrors", "webhook"],
+      ["CallbacksWrongAccountAlarm", "CallbacksWrongAccount", "webhook"],
+      ["RoomsUnknownToTwilioAlarm", "RoomsUnknownToTwilio", "sweep"],
+    ]) {
+      expect(byName(name), name).toMatchObject({ metricName, dimensions: { service }, threshold: 0 });
+    }
+    // Metric math: the queries it reads, by id, and the expression over them.
+    const queries = (name: string) => {
+      const list = byName(name).metricQueries as {
+        id: string;
+        expression?: string;
+        metric?: { metricName: string; dimensions: Record<string, string> };
+      }[];
+      return {
+        expression: list.find((q) => q.expression !== undefined)?.expression,
+        metrics: Object.fromEntries(
+          list.flatMap((q) => (q.metric ? [[q.id, `${q.metric.metricName}/${q.metric.dimensions.service}`]] : [])),
+        ),
+      };
+    };
+    // A kick failure alarms whoever made it.
+    expect(queries("KickFailuresAlarm")).toEqual({
+      expression: "FILL(enforcer, 0) + FILL(sweep, 0)",
+      metrics: { enforcer: "KickFailures/enforcer", sweep: "KickFailures/sweep" },
     });
+    expect(byName("KickFailuresAlarm").threshold).toBe(0);
+    // Forbidden callbacks alarm as a share of all the callbacks received, once there are a few of them.
+    const forbidden = queries("CallbacksForbiddenAlarm");
+    expect(forbidden.metrics).toEqual({
+      forbidden: "CallbacksForbidden/webhook",
+      queued: "CallbacksQueued/webhook",
+      ignored: "CallbacksIgnored/webhook",
+    });
+    expect(forbidden.expression).toBe(
+      "IF(FILL(forbidden, 0) >= 5, FILL(forbidden, 0) / (FILL(forbidden, 0) + FILL(queued, 0) + FILL(ignored, 0)), 0)",
+    );
+    expect(byName("CallbacksForbiddenAlarm").threshold).toBe(0.5);
+    // Every room-warden metric the alarms read is one the functions publish.
+    const read = alarms.flatMap((a) =>
+      a.args.metricQueries === undefined
+        ? [a.args as { namespace: string; metricName: string }]
+        : (a.args.metricQueries as { metric?: { namespace: string; metricName: string } }[]).flatMap(
+            (q) => q.metric ?? [],
+          ),
+    );
+    const ours = read.filter((m) => m.namespace === "RoomWarden").map((m) => m.metricName);
+    expect(ours).toHaveLength(8);
+    for (const name of ours) expect(published, name).toContain(name);
     expect(components.some((c) => c.type === "sns.TopicSubscription")).toBe(false);
     await evaluate("production", { ALARM_EMAIL: "ops@example.com" });
     expect(components.find((c) => c.type === "sns.TopicSubscription")?.args).toMatchObject({
