@@ -141,6 +141,7 @@ process.stdout.write(JSON.stringify({ before: t0, imported, handled, status }));
     POWERTOOLS_METRICS_DISABLED: "true",
     ...(fn === "webhook"
       ? {
+          TWILIO_ACCOUNT_SID: params.AccountSid,
           TWILIO_AUTH_TOKEN: authToken,
           WEBHOOK_PUBLIC_URL: publicUrl,
           CALLBACK_QUEUE_URL: `${sqsUrl}/000000000000/callbacks.fifo`,

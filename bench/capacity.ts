@@ -27,13 +27,40 @@ export interface CommandRecord {
   readonly end: number;
   readonly read: number;
   readonly write: number;
+  /**
+   * Write units by the kind of partition key they landed on: `<table> <pk prefix>#` for the table's own items
+   * (`Sessions identity#`), `<table> <index>` for a global index (`Sessions byDeadline`).
+   */
+  readonly writesByKey: Readonly<Record<string, number>>;
 }
 
 interface CapacityShape {
+  TableName?: string;
   CapacityUnits?: number;
   ReadCapacityUnits?: number;
   WriteCapacityUnits?: number;
+  Table?: { CapacityUnits?: number };
+  GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
 }
+
+/** The partition keys a write command's input names, by table: `pk` of its Key or Item, every item of a transaction. */
+function keysWritten(input: Record<string, unknown>): { table: string; pk: string }[] {
+  const one = (request: Record<string, unknown> | undefined) => {
+    if (request === undefined) return [];
+    const key = (request.Key ?? request.Item) as { pk?: unknown } | undefined;
+    return typeof request.TableName === "string" && typeof key?.pk === "string"
+      ? [{ table: request.TableName, pk: key.pk }]
+      : [];
+  };
+  const items = (input.TransactItems as Record<string, Record<string, unknown>>[] | undefined) ?? [];
+  return [
+    ...one(input),
+    ...items.flatMap((item) => one(item.Put ?? item.Update ?? item.Delete ?? item.ConditionCheck)),
+  ];
+}
+
+/** `Sessions` from `bench-Sessions`: the logical table name, the physical one ending with it. */
+const logical = (tableName: string) => tableName.replace(/^.*-(?=[A-Z])/, "");
 
 const READS = new Set(["GetCommand", "QueryCommand", "ScanCommand", "BatchGetCommand", "TransactGetCommand"]);
 
@@ -41,23 +68,35 @@ const READS = new Set(["GetCommand", "QueryCommand", "ScanCommand", "BatchGetCom
 export function instrument(client: DynamoDBDocumentClient, log: CommandRecord[]): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const input = args.input as { ReturnConsumedCapacity?: string };
-      input.ReturnConsumedCapacity = "TOTAL";
+      const input = args.input as { ReturnConsumedCapacity?: string } & Record<string, unknown>;
+      input.ReturnConsumedCapacity = "INDEXES";
       const command = String(context.commandName ?? "unknown");
       const start = performance.now();
       let units = 0;
+      const writesByKey: Record<string, number> = {};
+      const add = (key: string, n: number) => {
+        writesByKey[key] = (writesByKey[key] ?? 0) + n;
+      };
       try {
         const result = await next(args);
         const consumed = (result.output as { ConsumedCapacity?: CapacityShape | CapacityShape[] }).ConsumedCapacity;
         for (const entry of Array.isArray(consumed) ? consumed : consumed === undefined ? [] : [consumed]) {
           units += entry.CapacityUnits ?? (entry.ReadCapacityUnits ?? 0) + (entry.WriteCapacityUnits ?? 0);
+          if (READS.has(command) || entry.TableName === undefined) continue;
+          const table = logical(entry.TableName);
+          for (const [index, used] of Object.entries(entry.GlobalSecondaryIndexes ?? {}))
+            add(`${table} ${index}`, used.CapacityUnits ?? 0);
+          // The table's own units, shared among the keys the command wrote in it.
+          const keys = keysWritten(input).filter((key) => key.table === entry.TableName);
+          for (const key of keys)
+            add(`${table} ${key.pk.split("#")[0]}#`, (entry.Table?.CapacityUnits ?? 0) / keys.length);
         }
         return result;
       } finally {
         // A failed conditional write still consumes a write unit in AWS, but the error carries no ConsumedCapacity.
         const end = performance.now();
         const read = READS.has(command) ? units : 0;
-        log.push({ command, start, end, read, write: read === 0 ? units : 0 });
+        log.push({ command, start, end, read, write: read === 0 ? units : 0, writesByKey });
       }
     },
     { step: "initialize", name: "benchCapacity" },
@@ -94,6 +133,8 @@ export interface EventCost {
   readonly commandNames: string;
   /** Mean wall time of enforceCallback (ms), kick request included. */
   readonly enforceMs: number;
+  /** Mean write units per callback by kind of partition key (see CommandRecord.writesByKey). */
+  readonly writesByKey: Readonly<Record<string, number>>;
 }
 
 export interface CapacityRun {
@@ -157,6 +198,7 @@ export async function measureCapacity(options: {
     let beforeKick = 0;
     let elapsed = 0;
     const names = new Set<string>();
+    const byKey: Record<string, number> = {};
     for (let i = 0; i < samples; i++) {
       const envelope = { form: await forms(i), receivedAt: Date.now() };
       log.length = 0;
@@ -168,6 +210,7 @@ export async function measureCapacity(options: {
         read += record.read;
         write += record.write;
         names.add(record.command);
+        for (const [key, units] of Object.entries(record.writesByKey)) byKey[key] = (byKey[key] ?? 0) + units;
       }
       commands += log.length;
       rounds = Math.max(rounds, sequentialRoundTrips(log));
@@ -186,6 +229,11 @@ export async function measureCapacity(options: {
       ...(name.includes("ban") ? { roundTripsBeforeKick: beforeKick } : {}),
       commandNames: [...names].sort().join(" "),
       enforceMs: round(elapsed / samples, 2),
+      writesByKey: Object.fromEntries(
+        Object.entries(byKey)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([key, units]) => [key, round(units / samples, 3)]),
+      ),
     };
   }
 

@@ -20,6 +20,14 @@ import { type BundleResult, DEPLOYED_SDK, ESBUILD, esbuildVersion, kb, measureBu
 import { type EventCost, measureCapacity } from "./capacity.ts";
 import { type EnforcerHold, enforcerHold, type KickLatency, measureAck, measureKick } from "./latency.ts";
 import { dynamoDbLocalPid, type MemoryPeaks, mib } from "./memory.ts";
+import {
+  type CapacityModel,
+  capacityModel,
+  FIFO_HIGH_THROUGHPUT_TPS,
+  KEY_ASSUMPTIONS,
+  measureShardSkew,
+  PARTITION_WRITE_LIMIT,
+} from "./partitions.ts";
 import { measureScaling, type ScalingResult, type SweepRun } from "./scaling.ts";
 import { round, type Summary } from "./stats.ts";
 import { measureThroughput, quietObservability, type ThroughputResult } from "./throughput.ts";
@@ -40,6 +48,8 @@ const SCALING_SAMPLES = QUICK ? 20 : 200;
 const SCALING_ROUNDS = QUICK ? 2 : 4;
 const SWEEP_SIZE = QUICK ? { sessions: 1000, rooms: 50, due: 5 } : { sessions: 10_000, rooms: 500, due: 50 };
 const OVERALL_TIMEOUT_MS = 30 * 60_000;
+/** The rate the capacity model is drawn at. */
+const MODEL_CALLBACKS_PER_SECOND = 5000;
 
 /** AWS list prices assumed (us-east-1, on-demand); check them against the current AWS pricing pages. */
 const PRICES = {
@@ -124,6 +134,21 @@ try {
     tag: "a",
   });
 
+  const skew = measureShardSkew();
+  const capacityModels = [
+    {
+      name: "typical: half connects (no rule), half disconnects",
+      mix: { "participant-connected, no rule": 0.5, "participant-disconnected": 0.5 },
+    },
+    { name: "worst: every callback a banned connect (kick)", mix: { "participant-connected, exact ban (kick)": 1 } },
+  ].map((scenario) => capacityModel(capacity.events, scenario, MODEL_CALLBACKS_PER_SECOND, skew));
+  for (const model of capacityModels) {
+    const hottest = model.keys[0];
+    log(
+      `capacity model, ${model.scenario} at ${model.callbacksPerSecond}/s: hottest key ${hottest?.key} ${hottest?.hottestPerSecond} WRU/s (${round((hottest?.shareOfPartitionLimit ?? 0) * 100, 1)}% of ${PARTITION_WRITE_LIMIT})`,
+    );
+  }
+
   const jvmPid = dynamoDbLocalPid(dynamo.port);
   log(
     `4/6 sustained callbacks per second: ${THROUGHPUT_RATES.join(", ")} per second offered, ${THROUGHPUT_STEP_MS / 1000} s each`,
@@ -178,6 +203,7 @@ try {
     },
     kicks,
     capacity,
+    capacityModels,
     throughput,
     scaling,
     sweepCosts: scaling.sweep.runs.map(sweepCost),
@@ -445,6 +471,7 @@ function render(r: Record<string, unknown>): string {
     "A failed conditional write consumes a WRU in AWS but returns no ConsumedCapacity, so it is not counted.",
     "",
   );
+  out.push(...renderCapacityModels(r.capacityModels as CapacityModel[]));
   out.push("### Cost per million callbacks (USD)", "");
   out.push(
     table(
@@ -534,6 +561,31 @@ function flatSummary(scaling: ScalingResult): string {
     )
     .join(" · ")
     .concat(" (RRU/WRU per callback)");
+}
+
+function renderCapacityModels(models: CapacityModel[]): string[] {
+  const out = [`### Capacity model at ${MODEL_CALLBACKS_PER_SECOND.toLocaleString("en")} callbacks/s`, ""];
+  for (const model of models) {
+    out.push(
+      `**${model.scenario}** (shards per hot index key: ${model.shards}, busiest shard ×${model.shardSkew} an even share)`,
+      "",
+      table(
+        ["partition key", "hottest key WRU/s", `share of ${PARTITION_WRITE_LIMIT} WRU/s`, "how"],
+        model.keys.map((k) => [k.key, k.hottestPerSecond, `${round(k.shareOfPartitionLimit * 100, 1)}%`, k.how]),
+      ),
+      "",
+      table(
+        ["queue action", "per second", "quota", "share"],
+        model.queue.map((q) => [q.action, q.perSecond, q.quota, `${round(q.share * 100, 2)}%`]),
+      ),
+      "",
+    );
+  }
+  out.push(
+    `Write units per callback and per kind of key as measured in section 3 (ReturnConsumedCapacity INDEXES), times the rate; shard skew over 100,000 random participant keys. Assumed: one identity makes at most ${KEY_ASSUMPTIONS.identityCallbacksPerSecond} callbacks/s, one room ${KEY_ASSUMPTIONS.roomCallbacksPerSecond} (a full group room joining in a second); SQS FIFO high throughput ${FIFO_HIGH_THROUGHPUT_TPS.toLocaleString("en")} transactions/s per action (us-east-1, us-west-2, eu-west-1; lower elsewhere), 300/s per message group; the enforcer's batches full (10).`,
+    "",
+  );
+  return out;
 }
 
 function renderThroughput(t: ThroughputResult): string[] {

@@ -3,7 +3,9 @@
  * identity, session item per participant, room item per room in progress), for writing many sessions at once with
  * BatchWrite. `checkSessionLayout` reads a sample back through the store, so a layout change fails loudly here.
  */
+
 import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb";
+import { shardOf } from "../core/dynamo/query.ts";
 import type { SessionStore } from "../core/ports.ts";
 
 type Item = Record<string, NativeAttributeValue>;
@@ -45,7 +47,7 @@ export function sessionItems(session: ConnectedSession): Item[] {
       ...(session.deadline === undefined
         ? { expiresAt: Math.ceil((connectedAt + DAY) / 1000) }
         : {
-            deadlineShard: "due",
+            deadlineShard: shardOf("due", `${roomSid}#${participantSid}`),
             deadlineAt: session.deadline.at,
             ruleId: session.deadline.ruleId,
             expiresAt: Math.ceil((session.deadline.at + DAY) / 1000),
@@ -60,7 +62,7 @@ export function roomItem(room: { readonly sid: string; readonly name: string }, 
     pk: `room#${room.sid}`,
     sk: "room",
     roomName: room.name,
-    activeShard: "active",
+    activeShard: shardOf("active", room.sid),
     eventAt: at,
     expiresAt: Math.ceil((at + 7 * DAY) / 1000),
   };

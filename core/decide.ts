@@ -28,12 +28,15 @@ export type Action =
       readonly rule: Rule;
       readonly otherMatches: readonly RuleRef[];
     }
-  /** The session must be disconnected at `deadlineAt` (epoch ms) unless it leaves first. */
+  /**
+   * The session must be decided again at `deadlineAt` (epoch ms) unless it leaves first: a max-duration limit ends
+   * it then, or a duplicate-identity kick waits for an adopted session's order to settle.
+   */
   | {
       readonly type: "set-deadline";
       readonly session: Session;
       readonly deadlineAt: number;
-      readonly rule: MaxDuration;
+      readonly rule: MaxDuration | DuplicateIdentity;
     }
   /** The session ended: it has no deadline any more. */
   | { readonly type: "clear-deadline"; readonly session: Session };
@@ -69,19 +72,33 @@ export function evaluate(subject: Session, presence: Presence, rules: readonly R
 
   // The smallest limit of each mode, each at its own deadline: a dry-run limit stricter than the one in force is
   // audited when it passes, and never stands in for the enforcing limit, whose deadline comes next.
-  const start = clockStart(presence, subject);
-  const limits = ruleModes.flatMap((mode) => {
-    const limit = smallestLimit(
-      inForce.filter((rule) => rule.mode === mode),
-      subject,
-    );
-    return limit === undefined ? [] : [{ limit, deadlineAt: start + limit.limitSeconds * 1000 }];
-  });
+  const limitsOf = (session: Session) => {
+    const start = clockStart(presence, session);
+    return ruleModes.flatMap((mode) => {
+      const limit = smallestLimit(
+        inForce.filter((rule) => rule.mode === mode),
+        session,
+      );
+      return limit === undefined ? [] : [{ limit, deadlineAt: start + limit.limitSeconds * 1000 }];
+    });
+  };
+  const limits = limitsOf(subject);
   for (const { limit, deadlineAt } of limits) if (deadlineAt <= now) match(subject, limit);
 
+  // Duplicate kicks whose order an adopted session's exact start could still reverse wait for it, until then.
+  const settling = new Map<string, { session: Session; until: number; rule: DuplicateIdentity }>();
   for (const rule of inForce) {
     if (rule.kind !== "duplicate-identity" || !duplicateScopeIncludes(rule, subject.roomName)) continue;
-    for (const session of sessionsOverLimit(presence, rule)) match(session, rule);
+    const { over, settlesAt } = sessionsOverLimit(presence, rule, now);
+    for (const session of over) {
+      const until = settlesAt.get(session.participantSid);
+      if (until === undefined) match(session, rule);
+      else {
+        const waiting = settling.get(session.participantSid);
+        if (waiting === undefined || until < waiting.until)
+          settling.set(session.participantSid, { session, until, rule });
+      }
+    }
   }
 
   const actions: Action[] = [...matches.values()]
@@ -97,9 +114,27 @@ export function evaluate(subject: Session, presence: Presence, rules: readonly R
     });
 
   const subjectKicked = actions.some((action) => action.type === "kick" && action.session === subject);
-  const next = limits.filter(({ deadlineAt }) => deadlineAt > now).sort((a, b) => a.deadlineAt - b.deadlineAt)[0];
+  /** The next time a session must be decided again: its next limit's deadline, or the end of a settle wait. */
+  const nextCheck = (session: Session, passed: boolean) => {
+    const wait = settling.get(session.participantSid);
+    const candidates: { deadlineAt: number; rule: MaxDuration | DuplicateIdentity }[] = [
+      ...limitsOf(session)
+        .filter(({ deadlineAt }) => passed || deadlineAt > now)
+        .map(({ limit, deadlineAt }) => ({ deadlineAt, rule: limit })),
+      ...(wait === undefined ? [] : [{ deadlineAt: wait.until, rule: wait.rule }]),
+    ];
+    return candidates.sort((a, b) => a.deadlineAt - b.deadlineAt)[0];
+  };
+  const next = nextCheck(subject, false);
   if (next !== undefined && !subjectKicked) {
-    actions.push({ type: "set-deadline", session: subject, deadlineAt: next.deadlineAt, rule: next.limit });
+    actions.push({ type: "set-deadline", session: subject, deadlineAt: next.deadlineAt, rule: next.rule });
+  }
+  for (const { session } of settling.values()) {
+    if (session === subject || matches.has(session.participantSid)) continue;
+    // Another session's wait: its own limit, even one already passed, keeps its place if it comes first.
+    const check = nextCheck(session, true);
+    if (check !== undefined)
+      actions.push({ type: "set-deadline", session, deadlineAt: check.deadlineAt, rule: check.rule });
   }
   return actions;
 }
@@ -129,7 +164,11 @@ function smallestLimit(rules: readonly Rule[], session: Session): MaxDuration | 
  * order is total (stay start, then the session's connect time and participant SID), so every decision over the same
  * state picks the same sessions, however many events race to decide.
  */
-function sessionsOverLimit(presence: Presence, rule: DuplicateIdentity): Session[] {
+function sessionsOverLimit(
+  presence: Presence,
+  rule: DuplicateIdentity,
+  now: number,
+): { over: Session[]; settlesAt: Map<string, number> } {
   const newestPerRoom = new Map<string, Session>();
   for (const session of presence.sessions) {
     if (!isLive(session) || !duplicateScopeIncludes(rule, session.roomName)) continue;
@@ -139,8 +178,30 @@ function sessionsOverLimit(presence: Presence, rule: DuplicateIdentity): Session
   const byStay = (a: Session, b: Session) => stayStart(presence, a) - stayStart(presence, b) || compareSessions(a, b);
   const ordered = [...newestPerRoom.values()].sort(byStay);
   if (rule.keep === "newest") ordered.reverse();
-  return ordered.slice(rule.maxSessions);
+  const kept = ordered.slice(0, rule.maxSessions);
+  const over = ordered.slice(rule.maxSessions);
+  // An adopted start is the start of its second: against a session of the same second, the order is a guess until
+  // the connect callback gives the exact time, or the settle window passes without it.
+  const settlesAt = new Map<string, number>();
+  const settleEnd = (session: Session) =>
+    session.startAdoptedAt === undefined ? 0 : session.startAdoptedAt + ADOPTION_SETTLE_MS;
+  const second = (session: Session) => Math.floor(stayStart(presence, session) / 1000);
+  for (const session of over) {
+    for (const other of kept) {
+      const until = Math.max(settleEnd(session), settleEnd(other));
+      if (until > now && second(session) === second(other))
+        settlesAt.set(session.participantSid, Math.max(until, settlesAt.get(session.participantSid) ?? 0));
+    }
+  }
+  return { over, settlesAt };
 }
+
+/**
+ * How long a duplicate-identity kick waits, after reconciliation adopts a session whose start Twilio gives only to
+ * the second, when that session and the other are of the same second: the connect callback's exact Timestamp, if it
+ * arrives meanwhile, decides the order; otherwise the adopted session counts as the older.
+ */
+export const ADOPTION_SETTLE_MS = 15_000;
 
 /** A session that starts within this long of the previous one's end, in the same room, continues its stay. */
 export const STAY_GAP_MS = 30_000;

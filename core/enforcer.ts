@@ -5,7 +5,7 @@ import { type Action, decide } from "./decide.ts";
 import { AuditEntryExistsError, AuditEntryFinalizedError } from "./errors.ts";
 import { isParticipantEvent, type ParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
 import type { AuditLog, SessionStore } from "./ports.ts";
-import { findSession, forgettable, type PresenceUpdate, presenceChange, type Session } from "./presence.ts";
+import { findSession, forgettable, isLive, type PresenceUpdate, presenceChange, type Session } from "./presence.ts";
 import type { RuleSource } from "./rule-source.ts";
 import { type Rule, ruleRef } from "./rules.ts";
 import type { CallBudget, VideoProvider } from "./video.ts";
@@ -96,11 +96,12 @@ export async function enforceCallback(
   }
   if (!isParticipantEvent(event)) return { event: event.type, applied: false, kicks: [] };
 
-  const [update, rules] = await Promise.all([
+  const [recorded, rules] = await Promise.all([
     deps.sessions.record(presenceChange(event)),
     deps.rules.forIdentity(event.participant.identity),
     event.type === "participant-connected" ? deps.sessions.trackRoom(event.room, true, event.timestamp) : undefined,
   ]);
+  const update = await withExactStart(event, recorded, deps);
   const actions = decide(event, update, rules, deps.clock.now());
   const trigger: Trigger = {
     type: "callback",
@@ -116,7 +117,16 @@ export async function enforceCallback(
   await Promise.all([
     ...actions
       .filter((action) => action.type === "set-deadline" || action.type === "clear-deadline")
-      .map((action) => apply(action, event.timestamp, trigger, envelope.receivedAt, deps)),
+      .map((action) =>
+        // Another session's write is ordered by that session's own newest event, not by this callback's.
+        apply(
+          action,
+          action.session.participantSid === event.participant.sid ? event.timestamp : action.session.lastEventAt,
+          trigger,
+          envelope.receivedAt,
+          deps,
+        ),
+      ),
     track(event, update, actions, deps),
   ]);
 
@@ -128,6 +138,24 @@ export async function enforceCallback(
   const failures = kicks.filter((kick) => kick.outcome === "failed");
   if (failures.length > 0) throw new KickFailedError(failures);
   return { event: event.type, applied: update.applied, kicks };
+}
+
+/**
+ * A connect callback gives the exact start of a session that reconciliation adopted knowing it only to the second:
+ * the start is corrected, and the identity's sessions decided again in the corrected order, even when the callback
+ * itself arrives after a newer event for the participant.
+ */
+async function withExactStart(
+  event: ParticipantEvent,
+  update: PresenceUpdate,
+  deps: EnforcerDependencies,
+): Promise<PresenceUpdate> {
+  if (event.type !== "participant-connected") return update;
+  if (findSession(update.presence, event.participant.sid)?.startAdoptedAt === undefined) return update;
+  const presence = await deps.sessions.correctStart(event.participant.identity, event.participant.sid, event.timestamp);
+  if (presence === undefined) return update;
+  const session = findSession(presence, event.participant.sid);
+  return { applied: session !== undefined && isLive(session), presence };
 }
 
 /**

@@ -23,7 +23,7 @@ export interface RuleStore {
   list(page: { readonly limit: number; readonly cursor?: string }): Promise<{ rules: Rule[]; cursor?: string }>;
   /** Every rule that is not an exact-identity ban: few, meant to be cached. */
   listCached(): Promise<Rule[]>;
-  /** Changes logged after `cursor` (kept a day), oldest first; `rule` is absent for a deletion. */
+  /** Up to `limit` changes logged after `cursor` (kept a day), oldest first; `rule` is absent for a deletion. */
   changesSince(cursor: string, limit: number): Promise<RuleChange[]>;
 }
 
@@ -52,6 +52,11 @@ export interface SessionStore {
    */
   record(change: PresenceChange): Promise<PresenceUpdate>;
   presence(identity: string): Promise<Presence | undefined>;
+  /**
+   * Replaces an adopted session's approximate connect time (the start of its second) with the exact one a connect
+   * callback gives; returns the presence after it, or undefined when there was nothing to correct.
+   */
+  correctStart(identity: string, participantSid: string, connectedAt: number): Promise<Presence | undefined>;
   /**
    * Drops sessions that ended before `olderThan`, and rooms left empty, from the presence item, provided nothing
    * was recorded since `presence` was read (otherwise a later cleanup does it).
@@ -87,8 +92,10 @@ export interface TrackedSession {
 }
 
 export interface SweepState {
-  /** How far the rule changes have been applied. */
+  /** The newest rule change applied (its cursor). */
   readonly ruleCursor: string | undefined;
+  /** The changes applied within the overlap window before `ruleCursor`, so that a re-read applies none twice. */
+  readonly appliedChanges: readonly string[];
 }
 
 /** The audit trail. Entries are never deleted by the application; retention is a TTL. */

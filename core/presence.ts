@@ -17,6 +17,12 @@ export interface Session {
   readonly connectedAt?: number;
   /** Timestamp of the newest event applied: older events for this participant are ignored. */
   readonly lastEventAt: number;
+  /**
+   * Present when the connect time is known only to the second (reconciliation adopted the session at this time, its
+   * connect callback not yet seen): `connectedAt` is then the start of that second, until the callback's exact
+   * Timestamp replaces it.
+   */
+  readonly startAdoptedAt?: number;
 }
 
 export interface Presence {
@@ -43,6 +49,12 @@ export interface PresenceChange {
    * the connect is known only to the second, so that no limit runs out before its time.
    */
   readonly connectedAt?: number;
+  /**
+   * Set when the connect time is known only to the second (reconciliation adopting a participant, at this time):
+   * the session's order among the identity's sessions is then taken from the start of `timestamp`'s second, and
+   * marked as approximate until the connect callback corrects it.
+   */
+  readonly adoptedAt?: number;
 }
 
 export interface PresenceUpdate {

@@ -3,7 +3,7 @@ import { type Action, evaluate } from "./decide.ts";
 import { apply, disconnect, type EnforcerDependencies, type KickReport } from "./enforcer.ts";
 import { AuditEntryFinalizedError } from "./errors.ts";
 import { globMatches } from "./glob.ts";
-import type { RuleStore, TrackedSession } from "./ports.ts";
+import type { RuleChange, RuleStore, SweepState, TrackedSession } from "./ports.ts";
 import { findSession, isLive, type Presence, type Session } from "./presence.ts";
 import { duplicateScopeIncludes, isInForce, maxDurationApplies, type Rule } from "./rules.ts";
 import type { CallBudget, ParticipantStatus } from "./video.ts";
@@ -73,7 +73,7 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
     budget: options.deadline === undefined ? {} : { deadline: options.deadline },
   };
   const kicks: KickReport[] = [];
-  let ruleCursor = state.ruleCursor;
+  let ruleState: SweepState = state;
   try {
     const due = await deps.sessions.dueDeadlines(startedAt, options.batch);
     // One task per identity: its deadlines are decided together, over one read of its presence.
@@ -92,11 +92,16 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
       if (report !== undefined) kicks.push(report);
     }
 
-    const changes = await deps.ruleStore.changesSince(ruleCursor ?? "0", options.batch);
+    const changes = await unappliedChanges(state, options.batch, deps);
     if (changes.length > 0) {
-      const changed = changes.map((change) => change.rule);
-      kicks.push(...(await applyRuleChanges(changed, run, deps)));
-      ruleCursor = changes[changes.length - 1]?.cursor ?? ruleCursor;
+      kicks.push(
+        ...(await applyRuleChanges(
+          changes.map((change) => change.rule),
+          run,
+          deps,
+        )),
+      );
+      ruleState = afterApplying(state, changes);
     }
 
     const reconciled: Reconciliation =
@@ -116,8 +121,50 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
       kicks,
     };
   } finally {
-    await deps.sessions.releaseSweep(options.owner, { ruleCursor });
+    await deps.sessions.releaseSweep(options.owner, ruleState);
   }
+}
+
+/**
+ * A change's log key is stamped before its transaction commits, so a change can land behind one the sweep has read
+ * already. Each run reads again from this long before its newest applied change (longer than an admin request can
+ * take to commit) and skips the changes it applied within that window.
+ */
+export const RULE_CHANGE_OVERLAP_MS = 120_000;
+/** Bounds the sweep state's list of applied changes; one dropped from it is applied again, which is harmless. */
+const MAX_APPLIED_CHANGES = 2_000;
+
+const changeTime = (cursor: string) => Date.parse(cursor.slice(0, cursor.indexOf("#")));
+
+/** Up to `limit` changes not applied yet, oldest first, from the overlap window before the state's cursor on. */
+async function unappliedChanges(state: SweepState, limit: number, deps: SweepDependencies): Promise<RuleChange[]> {
+  const applied = new Set(state.appliedChanges);
+  const unapplied: RuleChange[] = [];
+  let after =
+    state.ruleCursor === undefined
+      ? "0"
+      : new Date(Math.max(0, changeTime(state.ruleCursor) - RULE_CHANGE_OVERLAP_MS)).toISOString();
+  for (;;) {
+    const page = await deps.ruleStore.changesSince(after, limit);
+    unapplied.push(...page.filter((change) => !applied.has(change.cursor)));
+    const last = page[page.length - 1];
+    if (unapplied.length >= limit || page.length < limit || last === undefined) break;
+    after = last.cursor;
+  }
+  return unapplied.slice(0, limit);
+}
+
+/** The state once `changes` are applied: the cursor at the newest change, the window's applied changes kept. */
+function afterApplying(state: SweepState, changes: readonly RuleChange[]): SweepState {
+  const newest = [state.ruleCursor, ...changes.map((change) => change.cursor)]
+    .filter((cursor): cursor is string => cursor !== undefined)
+    .reduce((a, b) => (a > b ? a : b));
+  const windowStart = changeTime(newest) - RULE_CHANGE_OVERLAP_MS;
+  const applied = [...state.appliedChanges, ...changes.map((change) => change.cursor)]
+    .filter((cursor) => changeTime(cursor) >= windowStart)
+    .sort()
+    .slice(-MAX_APPLIED_CHANGES);
+  return { ruleCursor: newest, appliedChanges: applied };
 }
 
 /** What every step of one run shares: its trigger, its time, and the time its provider requests must end by. */
@@ -174,7 +221,9 @@ async function carryOut(
     const report = await apply(action, action.session.lastEventAt, trigger, now, deps, budget);
     if (report !== undefined) reports.push(report);
   }
-  const deadlineMoved = actions.some((action) => action.type === "set-deadline");
+  const deadlineMoved = actions.some(
+    (action) => action.type === "set-deadline" && action.session.participantSid === session.participantSid,
+  );
   // Kicked, or no limit applies any more: the deadline is done with either way.
   if (!deadlineMoved) await deps.sessions.clearDeadline(session, session.lastEventAt);
   return reports;
@@ -305,10 +354,12 @@ async function reconcile(run: Run, deps: SweepDependencies): Promise<Reconciliat
         roomSid: room.sid,
         roomName: room.name,
         status: "connected",
-        // The provider gives the start to the second: ordered from the start of that second, so that any later
-        // event for the participant applies, and timed from its end, so that no limit runs out early.
+        // The provider gives the start to the second: ordered from the start of that second (never newer than an
+        // exact connect in it), marked approximate until the connect callback corrects it, and timed from the
+        // second's end, so that no limit runs out early.
         timestamp: participant.since,
         connectedAt: Math.floor(participant.since / 1000) * 1000 + 999,
+        adoptedAt: now,
       });
       // Not applied when presence has the connect already, to the millisecond (the provider's time is to the
       // second): its callback failed after recording it, before its decisions were written down. Adopted as

@@ -22,6 +22,8 @@ export function callbackProcessing({ rules, sessions, audit }: Storage, twilio: 
     // AWS's rule for Lambda consumers: at least six times the function's timeout.
     visibilityTimeout: `${enforcerTimeoutSeconds * 6} seconds`,
     dlq: { queue: deadLetters.arn, retry: 5 },
+    // High-throughput FIFO: the 300 requests/s quota applies per message group (one identity), not to the queue.
+    transform: { queue: { deduplicationScope: "messageGroup", fifoThroughputLimit: "perMessageGroupId" } },
   });
   callbacks.subscribe(
     {

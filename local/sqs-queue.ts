@@ -8,10 +8,8 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import type { CallbackQueue, QueueMessage } from "../core/ports.ts";
 
 // biome-ignore lint/suspicious/noConfusingVoidType: aws-lambda's SQSHandler result; `async () => {}` must fit.
-export type SqsLambda = (
-  event: SQSEvent,
-  context: Pick<Context, "getRemainingTimeInMillis">,
-) => Promise<SQSBatchResponse | void>;
+type SqsResult = SQSBatchResponse | void;
+export type SqsLambda = (event: SQSEvent, context: Pick<Context, "getRemainingTimeInMillis">) => Promise<SqsResult>;
 
 /** A message moved to the dead-letter queue, as it was last received. */
 export interface DeadLetter {

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStoreConfig, loadTwilioConfig, loadWebhookConfig } from "../core/config.ts";
 import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
+import { RULE_CHANGE_OVERLAP_MS } from "../core/sweep.ts";
 import { auditTable, rulesTable, sessionsTable, type TableDefinition } from "../core/tables.ts";
 import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { environmentFromLinks, linkedVariables } from "../functions/linked.ts";
@@ -264,6 +265,14 @@ describe("sst.config.ts wiring", () => {
     expect(enforcer.options).toMatchObject({ batch: { partialResponses: true } });
   });
 
+  it("makes the callback queue a high-throughput FIFO queue: quotas per message group, not per queue", () => {
+    const queue = components.find((c) => c.type === "Queue" && c.name === "Callbacks");
+    expect((queue?.args.transform as { queue?: unknown } | undefined)?.queue).toEqual({
+      deduplicationScope: "messageGroup",
+      fifoThroughputLimit: "perMessageGroupId",
+    });
+  });
+
   it.each([rulesTable, sessionsTable, auditTable] as TableDefinition[])(
     "declares table $name with the code's keys, indexes and TTL, and point-in-time recovery",
     (table) => {
@@ -306,7 +315,7 @@ describe("sst.config.ts wiring", () => {
       ["WebhookErrorsAlarm", "WebhookErrors", "webhook"],
       ["CallbacksWrongAccountAlarm", "CallbacksWrongAccount", "webhook"],
       ["RoomsUnknownToTwilioAlarm", "RoomsUnknownToTwilio", "sweep"],
-    ]) {
+    ] as const) {
       expect(byName(name), name).toMatchObject({ metricName, dimensions: { service }, threshold: 0 });
     }
     // Metric math: the queries it reads, by id, and the expression over them.
@@ -357,6 +366,11 @@ describe("sst.config.ts wiring", () => {
       protocol: "email",
       endpoint: "ops@example.com",
     });
+  });
+
+  it("ends every admin request, and so every rule change's commit, well within the sweep's rule-change overlap", () => {
+    const seconds = Number.parseInt(String(byHandler("functions/admin.handler").args.timeout), 10);
+    expect(seconds * 1000).toBeLessThan(RULE_CHANGE_OVERLAP_MS / 2);
   });
 
   it("retains and protects production data; other stages are removable", async () => {

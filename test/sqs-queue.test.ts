@@ -465,7 +465,7 @@ describe("the consumer's timeout", () => {
     const remaining: number[] = [];
     let invocations = 0;
     const queue = start(
-      async (event, context) => {
+      async (_event, context) => {
         invocations += 1;
         remaining.push(context.getRemainingTimeInMillis());
         // The first invocation overruns its 60 ms: Lambda would have stopped it, and the queue delivers again.

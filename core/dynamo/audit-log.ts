@@ -4,8 +4,6 @@ import {
   GetCommand,
   type NativeAttributeValue,
   PutCommand,
-  QueryCommand,
-  type QueryCommandOutput,
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
@@ -17,11 +15,13 @@ import type { AuditLog } from "../ports.ts";
 import type { auditTable } from "../tables.ts";
 import { parse } from "../validation.ts";
 import { storeError } from "./client.ts";
+import { INDEX_SHARDS, type QueryOptions, queryMerged, queryPage, shardOf, shardsOf } from "./query.ts";
 
 type Item = Record<string, NativeAttributeValue>;
 type IndexName = keyof typeof auditTable.globalIndexes;
 
 const entryKey = (id: string) => ({ pk: `entry#${id}` });
+/** The prefix of the `byRetry` shard keys (`open#<n>`); `byMonth` keys are `<yyyy-mm>#<n>`. */
 const RETRY_SHARD = "open";
 
 const readEntry = (item: Item | undefined): AuditEntry | undefined =>
@@ -63,7 +63,7 @@ function decodeCursor(cursor: string): z.output<typeof cursorSchema> {
   return parse(cursorSchema, json, "cursor");
 }
 
-export interface AuditLogOptions {
+export interface AuditLogOptions extends QueryOptions {
   /** Entries are deleted by DynamoDB's TTL this many days after they were written. */
   readonly retentionDays: number;
   /** Bounds a query without `from`: entries older than the retention are gone anyway. */
@@ -74,7 +74,7 @@ export interface AuditLogOptions {
 
 /** The audit trail in DynamoDB: conditional puts make decisions idempotent; finalising is a conditional update. */
 export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string, settings: AuditLogOptions): AuditLog {
-  const options = { pendingGraceMs: 60_000, ...settings };
+  const options = { pendingGraceMs: 60_000, shards: INDEX_SHARDS, ...settings };
   /** A conditional change of an entry's outcome; a failed condition reports the entry as it is. */
   const transition = async (
     id: string,
@@ -188,7 +188,7 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
           ":pending": "pending",
           ":failed": "failed",
           ":kick": "kick",
-          ":shard": RETRY_SHARD,
+          ":shard": shardOf(RETRY_SHARD, id, options.shards),
           ":retryAt": now + options.pendingGraceMs,
         },
       });
@@ -219,21 +219,19 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
     },
 
     async openKicks(now, limit) {
-      let items: Item[];
-      try {
-        const page = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: "byRetry" satisfies IndexName,
-            KeyConditionExpression: "retryShard = :shard AND retryAt <= :now",
-            ExpressionAttributeValues: { ":shard": RETRY_SHARD, ":now": now },
-            Limit: limit,
-          }),
-        );
-        items = page.Items ?? [];
-      } catch (error) {
-        throw storeError("list open kicks", error);
-      }
+      const { items } = await queryMerged(
+        client,
+        "list open kicks",
+        shardsOf(RETRY_SHARD, options.shards).map((shard) => ({
+          TableName: tableName,
+          IndexName: "byRetry" satisfies IndexName,
+          KeyConditionExpression: "retryShard = :shard AND retryAt <= :now",
+          ExpressionAttributeValues: { ":shard": shard, ":now": now },
+        })),
+        (a, b) => Number(a.retryAt) - Number(b.retryAt),
+        limit,
+        options,
+      );
       return items.flatMap((item) => {
         const entry = readEntry(item);
         return entry?.action === "kick" ? [{ entry, retryAt: Number(item.retryAt) }] : [];
@@ -263,57 +261,81 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
           { field: "cursor", message: "not a cursor of this query: start again without it" },
         ]);
       }
-      let month = plan.index === "byMonth" ? (start?.month ?? monthOf(plan.to)) : undefined;
-      let startKey: Item | undefined = start?.key;
-      const entries: AuditEntry[] = [];
-
-      while (entries.length < page.limit) {
-        const values: Item = { ...plan.values, ":from": plan.fromKey, ":to": plan.toKey };
-        if (month !== undefined) values[":hash"] = month;
-        let result: QueryCommandOutput;
-        try {
-          result = await client.send(
-            new QueryCommand({
-              TableName: tableName,
-              IndexName: plan.index,
-              KeyConditionExpression: `#hash = :hash AND #at BETWEEN :from AND :to`,
-              ...(plan.filters.length === 0 ? {} : { FilterExpression: plan.filters.join(" AND ") }),
-              ExpressionAttributeNames: { ...plan.names, "#at": "at" },
-              ExpressionAttributeValues: values,
-              ScanIndexForward: false,
-              Limit: page.limit - entries.length,
-              ExclusiveStartKey: startKey,
-            }),
-          );
-        } catch (error) {
-          throw storeError("query audit trail", error);
-        }
-        const items = result.Items ?? [];
-        for (const [position, item] of items.entries()) {
-          entries.push(readEntry(item) as AuditEntry);
-          if (entries.length === page.limit) {
-            const more =
-              position < items.length - 1 ||
-              result.LastEvaluatedKey !== undefined ||
-              (month !== undefined && month > monthOf(plan.from));
-            if (!more) return { entries };
-            const key: { pk: string; at: string; [attribute: string]: string } = {
-              pk: item.pk,
-              at: item.at,
-              [plan.hashAttribute]: item[plan.hashAttribute],
-            };
-            return { entries, cursor: encodeCursor({ ...(month === undefined ? {} : { month }), key }) };
-          }
-        }
-        startKey = result.LastEvaluatedKey;
-        if (startKey === undefined) {
-          if (month === undefined || month <= monthOf(plan.from)) break;
-          month = previousMonth(month);
-        }
-      }
-      return { entries };
+      return plan.index === "byMonth" ? byMonth(plan, start, page.limit) : byKey(plan, start?.key, page.limit);
     },
   };
+
+  /** One index key (an identity, a room, a rule), newest first, following DynamoDB's pages. */
+  async function byKey(plan: QueryPlan, startKey: Item | undefined, limit: number) {
+    const entries: AuditEntry[] = [];
+    let next = startKey;
+    do {
+      const { items, next: after } = await queryPage(
+        client,
+        "query audit trail",
+        {
+          TableName: tableName,
+          IndexName: plan.index,
+          KeyConditionExpression: "#hash = :hash AND #at BETWEEN :from AND :to",
+          ...(plan.filters.length === 0 ? {} : { FilterExpression: plan.filters.join(" AND ") }),
+          ExpressionAttributeNames: { ...plan.names, "#at": "at" },
+          ExpressionAttributeValues: { ...plan.values, ":from": plan.fromKey, ":to": plan.toKey },
+          ScanIndexForward: false,
+        },
+        next,
+        Math.min(limit - entries.length, options.pageSize ?? limit),
+      );
+      for (const [position, item] of items.entries()) {
+        entries.push(readEntry(item) as AuditEntry);
+        if (entries.length === limit) {
+          if (position === items.length - 1 && after === undefined) return { entries };
+          const key = { pk: item.pk, at: item.at, [plan.hashAttribute]: item[plan.hashAttribute] };
+          return { entries, cursor: encodeCursor({ key }) };
+        }
+      }
+      next = after;
+    } while (next !== undefined);
+    return { entries };
+  }
+
+  /**
+   * Every entry, newest first: the month's shards merged, month after month back to `from`. The cursor holds the
+   * month and the last entry's `at`, below which the next page starts (`at` is unique).
+   */
+  async function byMonth(plan: QueryPlan, start: z.output<typeof cursorSchema> | undefined, limit: number) {
+    const entries: AuditEntry[] = [];
+    let month = start?.month ?? monthOf(plan.to);
+    let below = start?.key.at;
+    for (;;) {
+      const need = limit - entries.length;
+      const { items, more } = await queryMerged(
+        client,
+        "query audit trail",
+        shardsOf(month, options.shards).map((shard) => ({
+          TableName: tableName,
+          IndexName: "byMonth" satisfies IndexName,
+          KeyConditionExpression: "#hash = :hash AND #at BETWEEN :from AND :to",
+          ExpressionAttributeNames: { "#hash": "month", "#at": "at" },
+          ExpressionAttributeValues: { ":hash": shard, ":from": plan.fromKey, ":to": below ?? plan.toKey },
+          ScanIndexForward: false,
+        })),
+        (a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0),
+        // The bound is inclusive: the entry at it, already returned, comes first and is dropped.
+        below === undefined ? need : need + 1,
+        options,
+      );
+      const fresh = items.filter((item) => item.at !== below);
+      entries.push(...fresh.slice(0, need).map((item) => readEntry(item) as AuditEntry));
+      if (entries.length === limit) {
+        const last = fresh[need - 1] as Item;
+        if (!more && fresh.length <= need && month <= monthOf(plan.from)) return { entries };
+        return { entries, cursor: encodeCursor({ month, key: { pk: last.pk, at: last.at, month } }) };
+      }
+      if (month <= monthOf(plan.from)) return { entries };
+      month = previousMonth(month);
+      below = undefined;
+    }
+  }
 }
 
 interface QueryPlan {
@@ -375,7 +397,7 @@ function planQuery(query: AuditQuery, options: AuditLogOptions): QueryPlan {
 export function auditEntryPut(
   tableName: string,
   entry: AuditEntry,
-  options: { readonly retentionDays: number; readonly pendingGraceMs: number },
+  options: { readonly retentionDays: number; readonly pendingGraceMs: number; readonly shards?: number },
 ) {
   const valid = parse(auditEntrySchema, entry, "audit entry");
   return {
@@ -384,11 +406,14 @@ export function auditEntryPut(
       ...entryKey(valid.id),
       entry: valid,
       at: sortKey(valid),
-      month: monthOf(Date.parse(valid.createdAt)),
+      month: shardOf(monthOf(Date.parse(valid.createdAt)), valid.id, options.shards),
       ...indexed(valid),
       // A pending kick is due for the sweep if its writer has not finalised it by then (it crashed).
       ...(valid.action === "kick" && valid.outcome === "pending"
-        ? { retryShard: RETRY_SHARD, retryAt: Date.parse(valid.createdAt) + options.pendingGraceMs }
+        ? {
+            retryShard: shardOf(RETRY_SHARD, valid.id, options.shards),
+            retryAt: Date.parse(valid.createdAt) + options.pendingGraceMs,
+          }
         : {}),
       expiresAt: Math.ceil(Date.parse(valid.createdAt) / 1000) + options.retentionDays * 86_400,
     },

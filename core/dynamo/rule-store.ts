@@ -3,7 +3,6 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   type NativeAttributeValue,
-  QueryCommand,
   ScanCommand,
   type ScanCommandOutput,
   TransactWriteCommand,
@@ -15,6 +14,7 @@ import { type Ban, isExactBan, type Rule, ruleSchema } from "../rules.ts";
 import { parse } from "../validation.ts";
 import { auditEntryPut } from "./audit-log.ts";
 import { storeError } from "./client.ts";
+import { type QueryOptions, queryAll, queryPage } from "./query.ts";
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -69,14 +69,29 @@ const readRule = (item: Item | undefined): Rule | undefined =>
 export interface RuleAuditTable {
   readonly tableName: string;
   readonly retentionDays: number;
+  /** The audit table's index shards: as the audit log's. */
+  readonly shards?: number;
 }
 
-export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: string, audit?: RuleAuditTable): RuleStore {
+export function dynamoRuleStore(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  audit?: RuleAuditTable,
+  options: QueryOptions = {},
+): RuleStore {
   /** The audit entry's write, last in the transaction (the rule store's own items keep their places). */
   const recorded = (record: RuleChangeRecord | undefined) => {
     if (record === undefined) return [];
     if (audit === undefined) throw new Error("this rule store has no audit table: rule changes cannot be recorded");
-    return [{ Put: auditEntryPut(audit.tableName, record, { retentionDays: audit.retentionDays, pendingGraceMs: 0 }) }];
+    return [
+      {
+        Put: auditEntryPut(audit.tableName, record, {
+          retentionDays: audit.retentionDays,
+          pendingGraceMs: 0,
+          ...(audit.shards === undefined ? {} : { shards: audit.shards }),
+        }),
+      },
+    ];
   };
 
   const canonical = (rule: Rule): Item => ({ ...canonicalKey(rule.id), rule, lookup: lookupKey(rule) });
@@ -188,26 +203,30 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
     },
 
     async exactBans(identity) {
-      const rules = await queryPartition(client, tableName, `identity#${identity}`, "look up bans");
+      const rules = await queryPartition(client, tableName, `identity#${identity}`, "look up bans", options);
       return rules.filter((rule): rule is Ban => rule.kind === "ban");
     },
 
     async changesSince(after, limit) {
-      let Items: Item[] | undefined;
-      try {
-        ({ Items } = await client.send(
-          new QueryCommand({
+      const items: Item[] = [];
+      let next: Item | undefined;
+      do {
+        const page = await queryPage(
+          client,
+          "list rule changes",
+          {
             TableName: tableName,
             KeyConditionExpression: "pk = :pk AND sk > :after",
             ExpressionAttributeValues: { ":pk": CHANGES, ":after": after },
             ConsistentRead: true,
-            Limit: limit,
-          }),
-        ));
-      } catch (error) {
-        throw storeError("list rule changes", error);
-      }
-      return (Items ?? []).map((item) => ({
+          },
+          next,
+          Math.min(limit - items.length, options.pageSize ?? limit),
+        );
+        items.push(...page.items);
+        next = page.next;
+      } while (next !== undefined && items.length < limit);
+      return items.map((item) => ({
         cursor: String(item.sk),
         ruleId: String(item.ruleId),
         rule: item.rule === undefined ? undefined : parse(ruleSchema, item.rule, "stored rule"),
@@ -239,7 +258,7 @@ export function dynamoRuleStore(client: DynamoDBDocumentClient, tableName: strin
     },
 
     async listCached() {
-      return queryPartition(client, tableName, CACHED, "list rules");
+      return queryPartition(client, tableName, CACHED, "list rules", options);
     },
   };
 }
@@ -249,25 +268,18 @@ async function queryPartition(
   tableName: string,
   pk: string,
   operation: string,
+  options: QueryOptions,
 ): Promise<Rule[]> {
-  const items: Item[] = [];
-  let startKey: Item | undefined;
-  do {
-    try {
-      const page = await client.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": pk },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } catch (error) {
-      throw storeError(operation, error);
-    }
-  } while (startKey !== undefined);
+  const items = await queryAll(
+    client,
+    operation,
+    {
+      TableName: tableName,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": pk },
+      ConsistentRead: true,
+    },
+    options,
+  );
   return items.map((item) => parse(ruleSchema, item.rule, "stored rule"));
 }

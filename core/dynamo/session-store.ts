@@ -3,7 +3,6 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   type NativeAttributeValue,
-  QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
@@ -13,6 +12,7 @@ import { forgettable, type Presence, type PresenceUpdate, type Session } from ".
 import type { sessionsTable } from "../tables.ts";
 import { parse } from "../validation.ts";
 import { storeError } from "./client.ts";
+import { INDEX_SHARDS, type QueryOptions, queryAll, queryMerged, shardOf, shardsOf } from "./query.ts";
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -22,14 +22,18 @@ type Item = Record<string, NativeAttributeValue>;
  * "parent map must exist" limit of nested paths:
  * - `s_<ParticipantSid>`: `{ roomSid, roomName, status, at }`, `at` being the Timestamp of the newest event applied;
  * - `c_<ParticipantSid>`: the participant's first connect Timestamp;
- * - `r_<RoomSid>`: the identity's first connect Timestamp in that room (the max-duration clock).
+ * - `r_<RoomSid>`: the identity's first connect Timestamp in that room (the max-duration clock);
+ * - `x_<ParticipantSid>`: when reconciliation adopted the participant with a connect time known only to the second
+ *   (`c_` is then the start of that second), until its connect callback gives the exact time.
  */
 const ENTRY = "s_";
 const CONNECTED = "c_";
 const ROOM = "r_";
+const ADOPTED = "x_";
 const DAY = 24 * 3600 * 1000;
 /** Presence of an identity not seen for this long is left to DynamoDB's TTL: Twilio rooms last at most a day. */
 const PRESENCE_TTL = 7 * DAY;
+/** The prefixes of the `byDeadline` and `byActiveRoom` shard keys (`due#<n>`, `active#<n>`). */
 const DEADLINE_SHARD = "due";
 const ACTIVE_SHARD = "active";
 
@@ -54,6 +58,7 @@ function readPresence(identity: string, item: Item | undefined): Presence {
       const participantSid = name.slice(ENTRY.length);
       const entry = parse(entrySchema, value, "stored presence entry");
       const connectedAt = item?.[`${CONNECTED}${participantSid}`];
+      const adoptedAt = item?.[`${ADOPTED}${participantSid}`];
       sessions.push({
         participantSid,
         identity,
@@ -62,6 +67,7 @@ function readPresence(identity: string, item: Item | undefined): Presence {
         status: entry.status,
         lastEventAt: entry.at,
         ...(typeof connectedAt === "number" ? { connectedAt } : {}),
+        ...(typeof adoptedAt === "number" ? { startAdoptedAt: adoptedAt } : {}),
       });
     } else if (name.startsWith(ROOM) && typeof value === "number") {
       firstConnectedAt[name.slice(ROOM.length)] = value;
@@ -70,7 +76,12 @@ function readPresence(identity: string, item: Item | undefined): Presence {
   return { identity, sessions, firstConnectedAt, revision: typeof item?.revision === "number" ? item.revision : 0 };
 }
 
-export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: string): SessionStore {
+export function dynamoSessionStore(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  options: QueryOptions = {},
+): SessionStore {
+  const shards = options.shards ?? INDEX_SHARDS;
   const send = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -98,8 +109,18 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
       if (live) {
         names["#connected"] = `${CONNECTED}${change.participantSid}`;
         names["#room"] = `${ROOM}${change.roomSid}`;
-        values[":connectedAt"] = change.connectedAt ?? change.timestamp;
-        sets.push("#connected = if_not_exists(#connected, :connectedAt)", "#room = if_not_exists(#room, :connectedAt)");
+        values[":roomClock"] = change.connectedAt ?? change.timestamp;
+        sets.push("#room = if_not_exists(#room, :roomClock)");
+        if (change.adoptedAt === undefined) {
+          values[":connectedAt"] = change.connectedAt ?? change.timestamp;
+          sets.push("#connected = if_not_exists(#connected, :connectedAt)");
+        } else {
+          // Known to the second: ordered from its start, and marked as approximate.
+          names["#adopted"] = `${ADOPTED}${change.participantSid}`;
+          values[":connectedAt"] = Math.floor(change.timestamp / 1000) * 1000;
+          values[":adoptedAt"] = change.adoptedAt;
+          sets.push("#adopted = :adoptedAt", "#connected = :connectedAt");
+        }
       }
       // Timestamp order per participant: a change applies only if it is newer than the newest one applied. A
       // disconnect also wins a tie (and a repeated disconnect re-applies); a repeated live event with the same
@@ -113,6 +134,8 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
       } else {
         condition += " OR #entry.#at = :ts";
       }
+      // An adoption changes nothing when the connect is known already: its time is the better one.
+      if (change.adoptedAt !== undefined) condition = `(${condition}) AND attribute_not_exists(#connected)`;
       try {
         const { Attributes } = await client.send(
           new UpdateCommand({
@@ -136,6 +159,34 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
       }
     },
 
+    async correctStart(identity, participantSid, connectedAt) {
+      try {
+        const { Attributes } = await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: presenceKey(identity),
+            UpdateExpression: "SET #connected = :connectedAt REMOVE #adopted ADD revision :one",
+            // Only an approximate start is replaced, and only by a time within its second.
+            ConditionExpression: "attribute_exists(#adopted) AND #connected <= :connectedAt AND :connectedAt < :next",
+            ExpressionAttributeNames: {
+              "#connected": `${CONNECTED}${participantSid}`,
+              "#adopted": `${ADOPTED}${participantSid}`,
+            },
+            ExpressionAttributeValues: {
+              ":connectedAt": connectedAt,
+              ":next": Math.floor(connectedAt / 1000) * 1000 + 1000,
+              ":one": 1,
+            },
+            ReturnValues: "ALL_NEW",
+          }),
+        );
+        return readPresence(identity, Attributes);
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return undefined;
+        throw storeError("correct connect time", error);
+      }
+    },
+
     async presence(identity) {
       const { Item } = await send("read presence", () =>
         client.send(new GetCommand({ TableName: tableName, Key: presenceKey(identity), ConsistentRead: true })),
@@ -151,6 +202,7 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
         ...sessions.flatMap((session) => [
           `${ENTRY}${session.participantSid}`,
           `${CONNECTED}${session.participantSid}`,
+          ...(session.startAdoptedAt === undefined ? [] : [`${ADOPTED}${session.participantSid}`]),
         ]),
         ...roomSids.map((roomSid) => `${ROOM}${roomSid}`),
       ].map((attribute, index) => {
@@ -179,7 +231,7 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
       await updateUnlessNewer(client, tableName, session, eventAt, "set deadline", {
         set: ["deadlineShard = :shard", "deadlineAt = :deadline", "ruleId = :rule"],
         values: {
-          ":shard": DEADLINE_SHARD,
+          ":shard": shardOf(DEADLINE_SHARD, `${session.roomSid}#${session.participantSid}`, shards),
           ":deadline": deadlineAt,
           ":rule": ruleId,
           ":expires": Math.ceil((deadlineAt + DAY) / 1000),
@@ -203,17 +255,18 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
     },
 
     async roomSessions(roomSid) {
-      const { Items } = await send("list room sessions", () =>
-        client.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: "pk = :pk AND begins_with(sk, :participant)",
-            ExpressionAttributeValues: { ":pk": `room#${roomSid}`, ":participant": "participant#" },
-            ConsistentRead: true,
-          }),
-        ),
+      const items = await queryAll(
+        client,
+        "list room sessions",
+        {
+          TableName: tableName,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :participant)",
+          ExpressionAttributeValues: { ":pk": `room#${roomSid}`, ":participant": "participant#" },
+          ConsistentRead: true,
+        },
+        options,
       );
-      return (Items ?? []).map((item) => parse(trackedSessionSchema, item, "stored session"));
+      return items.map((item) => parse(trackedSessionSchema, item, "stored session"));
     },
 
     async trackRoom(room, active, eventAt) {
@@ -233,7 +286,7 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
               ":name": room.name,
               ":eventAt": eventAt,
               ":expires": Math.ceil((eventAt + PRESENCE_TTL) / 1000),
-              ...(active ? { ":active": ACTIVE_SHARD } : {}),
+              ...(active ? { ":active": shardOf(ACTIVE_SHARD, room.sid, shards) } : {}),
             },
           }),
         );
@@ -244,26 +297,22 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
     },
 
     async activeRooms() {
-      const rooms: { sid: string; name: string }[] = [];
-      let startKey: Item | undefined;
-      do {
-        const page = await send("list active rooms", () =>
-          client.send(
-            new QueryCommand({
+      const pages = await Promise.all(
+        shardsOf(ACTIVE_SHARD, shards).map((shard) =>
+          queryAll(
+            client,
+            "list active rooms",
+            {
               TableName: tableName,
               IndexName: "byActiveRoom" satisfies keyof typeof sessionsTable.globalIndexes,
               KeyConditionExpression: "activeShard = :active",
-              ExpressionAttributeValues: { ":active": ACTIVE_SHARD },
-              ExclusiveStartKey: startKey,
-            }),
+              ExpressionAttributeValues: { ":active": shard },
+            },
+            options,
           ),
-        );
-        for (const item of page.Items ?? []) {
-          rooms.push({ sid: String(item.pk).slice("room#".length), name: String(item.roomName) });
-        }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined);
-      return rooms;
+        ),
+      );
+      return pages.flat().map((item) => ({ sid: String(item.pk).slice("room#".length), name: String(item.roomName) }));
     },
 
     async claimSweep(owner, now, leaseMs) {
@@ -285,7 +334,10 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
       const { Item } = await send("read sweep state", () =>
         client.send(new GetCommand({ TableName: tableName, Key: { pk: "sweep", sk: "state" }, ConsistentRead: true })),
       );
-      return { ruleCursor: typeof Item?.ruleCursor === "string" ? Item.ruleCursor : undefined };
+      return {
+        ruleCursor: typeof Item?.ruleCursor === "string" ? Item.ruleCursor : undefined,
+        appliedChanges: Array.isArray(Item?.appliedChanges) ? Item.appliedChanges.map(String) : [],
+      };
     },
 
     async releaseSweep(owner, state) {
@@ -294,11 +346,12 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
           new UpdateCommand({
             TableName: tableName,
             Key: { pk: "sweep", sk: "state" },
-            UpdateExpression: `SET leaseUntil = :zero${state.ruleCursor === undefined ? "" : ", ruleCursor = :cursor"}`,
+            UpdateExpression: `SET leaseUntil = :zero, appliedChanges = :applied${state.ruleCursor === undefined ? "" : ", ruleCursor = :cursor"}`,
             ConditionExpression: "leaseOwner = :owner",
             ExpressionAttributeValues: {
               ":owner": owner,
               ":zero": 0,
+              ":applied": [...state.appliedChanges],
               ...(state.ruleCursor === undefined ? {} : { ":cursor": state.ruleCursor }),
             },
           }),
@@ -310,18 +363,20 @@ export function dynamoSessionStore(client: DynamoDBDocumentClient, tableName: st
     },
 
     async dueDeadlines(now, limit) {
-      const { Items } = await send("list due deadlines", () =>
-        client.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: "byDeadline" satisfies keyof typeof sessionsTable.globalIndexes,
-            KeyConditionExpression: "deadlineShard = :shard AND deadlineAt <= :now",
-            ExpressionAttributeValues: { ":shard": DEADLINE_SHARD, ":now": now },
-            Limit: limit,
-          }),
-        ),
+      const { items } = await queryMerged(
+        client,
+        "list due deadlines",
+        shardsOf(DEADLINE_SHARD, shards).map((shard) => ({
+          TableName: tableName,
+          IndexName: "byDeadline" satisfies keyof typeof sessionsTable.globalIndexes,
+          KeyConditionExpression: "deadlineShard = :shard AND deadlineAt <= :now",
+          ExpressionAttributeValues: { ":shard": shard, ":now": now },
+        })),
+        (a, b) => Number(a.deadlineAt) - Number(b.deadlineAt),
+        limit,
+        options,
       );
-      return (Items ?? []).map((item) => parse(dueDeadlineSchema, item, "stored deadline"));
+      return items.map((item) => parse(dueDeadlineSchema, item, "stored deadline"));
     },
   };
 }
