@@ -143,6 +143,9 @@ export interface CapacityRun {
 }
 
 const DEPLOYED_RULE_CACHE_MS = 10_000;
+/** The events measured in a room under a time limit: not in the cost table's typical mix, which has no rules. */
+export const LIMITED_CONNECT = "participant-connected, time limit (deadline set)";
+export const LIMITED_DISCONNECT = "participant-disconnected, time limit (deadline cleared)";
 
 /** `samples` callbacks of each type; rooms live in the emulator (without a StatusCallback) so the kicks are real. */
 export async function measureCapacity(options: {
@@ -187,6 +190,19 @@ export async function measureCapacity(options: {
     const meta = { id: `bench-ban-${tag}-${i}`, version: 1, createdAt: now, createdBy: "bench" };
     await ruleStore.create(ruleSchema.parse({ ...spec, ...meta, updatedAt: now, updatedBy: "bench" }));
   }
+  // A time limit on a room of its own: connects there set a deadline, disconnects clear it.
+  const limited = await emulator.createRoom({ uniqueName: `capacity-limited-${tag}` });
+  const limitSpec = ruleSpecSchema.parse({ kind: "max-duration", limitSeconds: 3600, roomPattern: limited.uniqueName });
+  const limitMeta = { id: `bench-limit-${tag}`, version: 1, createdAt: now, createdBy: "bench" };
+  await ruleStore.create(ruleSchema.parse({ ...limitSpec, ...limitMeta, updatedAt: now, updatedBy: "bench" }));
+  const limitedForm = (event: ParticipantCallbackEvent, participant: { sid: string; identity: string }, n: number) =>
+    participantForm({
+      accountSid,
+      room: { sid: limited.sid, name: limited.uniqueName },
+      participant,
+      event,
+      sequence: n,
+    });
   // Warm the rule cache and the connection, as a warm Lambda would have them.
   await deps.rules.forIdentity("warm-up");
 
@@ -256,6 +272,20 @@ export async function measureCapacity(options: {
     await measure("participant-disconnected", async (i) => {
       const participant = free[i] as { sid: string; identity: string };
       return form("participant-disconnected", participant, 2 * i + 2);
+    }),
+  );
+  const timed: { sid: string; identity: string }[] = [];
+  events.push(
+    await measure(LIMITED_CONNECT, async (i) => {
+      const participant = await emulator.join(limited.uniqueName, `timed-${tag}-${i}`);
+      timed.push(participant);
+      return limitedForm("participant-connected", participant, 2 * i + 1);
+    }),
+  );
+  events.push(
+    await measure(LIMITED_DISCONNECT, async (i) => {
+      const participant = timed[i] as { sid: string; identity: string };
+      return limitedForm("participant-disconnected", participant, 2 * i + 2);
     }),
   );
   client.destroy();

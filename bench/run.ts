@@ -17,7 +17,7 @@ import { createTables, startDynamoDbLocal } from "../local/dynamodb.ts";
 import { startLocalPipeline } from "../local/pipeline.ts";
 import { startEmulator, twilioEnvironment } from "../local/twilio-emulator/index.ts";
 import { type BundleResult, DEPLOYED_SDK, ESBUILD, esbuildVersion, kb, measureBundles } from "./bundle.ts";
-import { type EventCost, measureCapacity } from "./capacity.ts";
+import { type EventCost, LIMITED_CONNECT, LIMITED_DISCONNECT, measureCapacity } from "./capacity.ts";
 import { type EnforcerHold, enforcerHold, type KickLatency, measureAck, measureKick } from "./latency.ts";
 import { dynamoDbLocalPid, type MemoryPeaks, mib } from "./memory.ts";
 import {
@@ -139,6 +139,10 @@ try {
     {
       name: "typical: half connects (no rule), half disconnects",
       mix: { "participant-connected, no rule": 0.5, "participant-disconnected": 0.5 },
+    },
+    {
+      name: "typical, every room under a time limit: half connects, half disconnects",
+      mix: { [LIMITED_CONNECT]: 0.5, [LIMITED_DISCONNECT]: 0.5 },
     },
     { name: "worst: every callback a banned connect (kick)", mix: { "participant-connected, exact ban (kick)": 1 } },
   ].map((scenario) => capacityModel(capacity.events, scenario, MODEL_CALLBACKS_PER_SECOND, skew));
@@ -329,7 +333,7 @@ function render(r: Record<string, unknown>): string {
   const bundles = r.bundles as BundleResult[] | string;
   const kick100 = kickRows.find((k) => k.rooms === 100);
   const banned = capacity.events.find((e) => e.roundTripsBeforeKick !== undefined);
-  const typical = costs.filter((c) => !c.event.includes("ban"));
+  const typical = costs.filter((c) => !c.event.includes("ban") && !c.event.includes("time limit"));
   const mix = (key: "batchOf1" | "batchOf10") =>
     round(typical.reduce((sum, c) => sum + c.perMillion[key], 0) / Math.max(1, typical.length), 2);
   // The webhook as infra/ deploys it (DEPLOYED_SDK): the size and the cold start are of the same build.

@@ -303,7 +303,8 @@ async function liveTrackedSessions(deps: SweepDependencies): Promise<TrackedSess
  * Compares each room believed in progress with the provider: a room it ended is marked ended and its sessions
  * closed; a session it no longer lists as present (connected, or reconnecting: a network blip is not a departure)
  * is closed (its disconnect callback was lost); a connected participant never seen is adopted (its connect callback
- * was lost) and the rules are enforced on it. A room the provider does not know at all is left as it is and
+ * was lost) and the rules are enforced on it, as they are on a participant connected again whose reconnected
+ * callback was lost. A room the provider does not know at all is left as it is and
  * counted: that is what credentials of another account see, and wiping its sessions would end their enforcement.
  */
 async function reconcile(run: Run, deps: SweepDependencies): Promise<Reconciliation> {
@@ -339,9 +340,14 @@ async function reconcile(run: Run, deps: SweepDependencies): Promise<Reconciliat
     }
 
     for (const session of live) {
-      if (present.has(session.participantSid)) continue;
-      await closeSession(session, now, deps);
-      result.closed += 1;
+      const listed = present.get(session.participantSid);
+      if (listed === undefined) {
+        await closeSession(session, now, deps);
+        result.closed += 1;
+      } else if (session.status === "reconnecting" && listed.status === "connected") {
+        // Connected again, its reconnected callback lost or late: the rules are checked now, as that callback would.
+        result.kicks.push(...(await enforceIdentity(session.identity, [session], run, deps)));
+      }
     }
 
     const known = new Set(live.map((session) => session.participantSid));

@@ -130,6 +130,24 @@ describe("reconciliation and what Twilio lists", () => {
     expect(await h.audit.get(auditEntryIds.kick(rita.sid))).toMatchObject({ rule: { id: ruleId } });
   });
 
+  it("a banned participant connected again, its connect and reconnected callbacks lost, is kicked at reconciliation", async () => {
+    clock.set(T0 + 210_000);
+    await addRule({ kind: "ban", identity: "remy-reconnects", reason: "banned before" });
+    const roomSid = await h.room("lost-reconnected");
+    // Only its reconnecting callback arrives: that event decides nothing (there is no media to moderate).
+    h.emulator.dropCallbacks(1);
+    const remy = await h.emulator.join(roomSid, "remy-reconnects");
+    await h.emulator.dropConnection(roomSid, remy.sid);
+    h.emulator.dropCallbacks(1);
+    await h.emulator.recover(roomSid, remy.sid);
+    await h.settle();
+    expect(status(roomSid, remy.sid)).toBe("connected");
+    const report = await sweep(h.sweepDeps, { owner: "t", leaseMs: 30_000, batch: 100, reconcile: true });
+    await h.settle();
+    expect(report.kicks.map((kick) => kick.participantSid)).toContain(remy.sid);
+    expect(status(roomSid, remy.sid)).toBe("disconnected");
+  });
+
   it("a room Twilio does not know with these credentials is reported and left as it is, its sessions kept", async () => {
     clock.set(T0 + 400_000);
     const unknownRoom = { sid: `RM${"d".repeat(32)}`, name: "other-account-room" };

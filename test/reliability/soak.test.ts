@@ -419,12 +419,12 @@ interface SoakIdentity {
 }
 
 type Op =
-  | { readonly type: "join"; readonly identity: string; readonly room: SoakRoom }
-  | { readonly type: "leave" | "reconnect"; readonly session: SoakSession }
+  | { readonly type: "join"; readonly identity: string; readonly room: SoakRoom; readonly unheard?: true }
+  | { readonly type: "leave" | "reconnect" | "drop-connection" | "recover"; readonly session: SoakSession }
   | { readonly type: "replay"; readonly identity: string; readonly callback: DeliveredCallback }
   | { readonly type: "complete"; readonly room: SoakRoom };
 
-const twilioFaultKinds = ["twilio-429", "twilio-5xx", "twilio-timeout", "twilio-reset"] as const;
+const twilioFaultKinds = ["twilio-429", "twilio-5xx", "twilio-timeout", "twilio-slow", "twilio-reset"] as const;
 type TwilioFaultKind = (typeof twilioFaultKinds)[number];
 
 const SOAK = {
@@ -439,6 +439,10 @@ const SOAK = {
   faultRate: 0.3,
   sweepEveryMs: 5_000,
   twilioTimeoutMs: 400,
+  /** The enforcer invocation's time: a few slow kicks use it up, and the rest of the batch is handed back. */
+  functionTimeoutMs: 6_000,
+  /** Share of joins whose connect callback is held back until after the next sweep has adopted the participant. */
+  unheardJoins: 0.15,
 };
 
 describe("randomized soak", () => {
@@ -459,7 +463,7 @@ describe("randomized soak", () => {
       clock,
       twilioTimeoutMs: SOAK.twilioTimeoutMs,
       // Replays must reach the enforcer: its own idempotency is under test, not the queue's deduplication.
-      queue: { deduplicationWindowMs: 1 },
+      queue: { deduplicationWindowMs: 1, functionTimeoutMs: SOAK.functionTimeoutMs },
       enforcerDependencies: faultyEnforcer(plan, endpoint, clock),
       consumer: (enforcer) => crashingConsumer(enforcer, plan),
     });
@@ -549,6 +553,7 @@ describe("randomized soak", () => {
         "twilio-429": 0,
         "twilio-5xx": 0,
         "twilio-timeout": 0,
+        "twilio-slow": 0,
         "twilio-reset": 0,
       };
       let steps = 0;
@@ -576,7 +581,10 @@ describe("randomized soak", () => {
                 ? { status: pick([500, 502, 503]) ?? 503, times: 1 + below(9) }
                 : kind === "twilio-timeout"
                   ? { delayMs: SOAK.twilioTimeoutMs + 300, times: 1 + below(2) }
-                  : { reset: true, times: 1 + below(3) };
+                  : kind === "twilio-slow"
+                    ? // Answered, just before the timeout: slow kicks that use up the invocation's time.
+                      { delayMs: SOAK.twilioTimeoutMs - 80, times: 2 + below(6) }
+                    : { reset: true, times: 1 + below(3) };
           h.emulator.injectFault({ ...match, ...fault });
           twilioArmed[kind as TwilioFaultKind] += fault.times;
         } else if (kind.startsWith("dynamo-")) {
@@ -595,6 +603,9 @@ describe("randomized soak", () => {
       };
 
       let sweepsFailed = 0;
+      const heldBack: DeliveredCallback[] = [];
+      const heldIdentities = new Set<string>();
+      let lateConnects = 0;
       const runSweep = async () => {
         try {
           const report = await sweep(sweepDeps, { owner: "soak", leaseMs: 30_000, batch: 100 });
@@ -604,14 +615,29 @@ describe("randomized soak", () => {
         }
         await drain(h);
         noteDeadLetters();
+        // Connect callbacks held back past this reconciliation land now, with their exact Timestamps.
+        heldIdentities.clear();
+        for (const callback of heldBack.splice(0)) {
+          const response = await fetch(callback.url, {
+            method: "POST",
+            headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": callback.signature },
+            body: new URLSearchParams(callback.params).toString(),
+          });
+          expect(response.status).toBe(204);
+          lateConnects += 1;
+        }
+        await drain(h);
+        noteDeadLetters();
       };
 
       // The workload: batches of operations on distinct identities, each batch drained before the next; the
       // clock moves between batches, and the sweep runs every 5 s of it, as in AWS.
       let replays = 0;
       let skipped = 0;
+      let connectionsDropped = 0;
       const chooseOp = (busy: ReadonlySet<string>): Op | undefined => {
-        const free = (identity: string) => !busy.has(identity) && !isFrozen(identity);
+        // An identity whose connect callback is held back waits for it: what it did meanwhile would overtake it.
+        const free = (identity: string) => !busy.has(identity) && !isFrozen(identity) && !heldIdentities.has(identity);
         const present = sessions.filter((session) => free(session.identity) && isPresent(session));
         const roll = random();
         if (roll < 0.45) {
@@ -625,15 +651,24 @@ describe("randomized soak", () => {
           // one, nor for one past its deadline, which must be the limit's to end.
           const replaced = present.find((s) => s.identity === identity && s.roomSid === room.sid);
           if (replaced !== undefined && (isBanned(identity) || isDue(replaced))) return undefined;
-          return { type: "join", identity, room };
+          return random() < SOAK.unheardJoins
+            ? { type: "join", identity, room, unheard: true }
+            : { type: "join", identity, room };
         }
         if (roll < 0.65) {
           const session = pick(present.filter((s) => !isBanned(s.identity) && !isDue(s)));
           return session === undefined ? undefined : { type: "leave", session };
         }
-        if (roll < 0.8) {
+        if (roll < 0.72) {
           const session = pick(present.filter((s) => snapshot(s)?.status === "connected"));
           return session === undefined ? undefined : { type: "reconnect", session };
+        }
+        if (roll < 0.8) {
+          // A connection that drops and stays down across steps, sweeps and reconciliations, then recovers.
+          const down = pick(present.filter((s) => snapshot(s)?.status === "reconnecting"));
+          if (down !== undefined && random() < 0.5) return { type: "recover", session: down };
+          const session = pick(present.filter((s) => snapshot(s)?.status === "connected"));
+          return session === undefined ? undefined : { type: "drop-connection", session };
         }
         if (roll < 0.95) {
           const callback = pick(
@@ -656,7 +691,16 @@ describe("randomized soak", () => {
         try {
           switch (op.type) {
             case "join": {
+              const before = h.emulator.callbacks.length;
+              if (op.unheard) h.emulator.dropCallbacks(1);
               const participant = await h.emulator.join(op.room.sid, op.identity);
+              if (op.unheard) {
+                const dropped = h.emulator.callbacks.slice(before).find((c) => c.dropped);
+                if (dropped !== undefined) {
+                  heldBack.push(dropped);
+                  heldIdentities.add(op.identity);
+                }
+              }
               const key = `${op.identity} ${op.room.sid}`;
               if (!firstConnect.has(key)) firstConnect.set(key, participant.connectedAt);
               sessions.push({
@@ -673,6 +717,13 @@ describe("randomized soak", () => {
               return;
             case "reconnect":
               await h.emulator.reconnect(op.session.roomSid, op.session.sid);
+              return;
+            case "drop-connection":
+              connectionsDropped += 1;
+              await h.emulator.dropConnection(op.session.roomSid, op.session.sid);
+              return;
+            case "recover":
+              await h.emulator.recover(op.session.roomSid, op.session.sid);
               return;
             case "replay": {
               replays += 1;
@@ -716,7 +767,11 @@ describe("randomized soak", () => {
           lateBanAt.shift();
           const identity = pick(users.filter((u) => u.bannedAt === undefined && !isFrozen(u.name)));
           if (identity !== undefined) {
-            await h.addRule({ kind: "ban", identity: identity.name, reason: "soak, later" });
+            // Stamped before the last sweep, as an admin write that committed after the sweep read the change log.
+            await h.addRule(
+              { kind: "ban", identity: identity.name, reason: "soak, later" },
+              { stampedAt: nextSweepAt - SOAK.sweepEveryMs - 1000 },
+            );
             identity.bannedAt = clock.now();
           }
         }
@@ -726,9 +781,9 @@ describe("randomized soak", () => {
         for (let attempt = 0; attempt < 12 && batch.length < wanted; attempt++) {
           const op = chooseOp(busy);
           if (op === undefined) continue;
-          if (op.type === "complete") {
-            // Alone in its batch: it touches every identity in the room.
-            if (batch.length > 0 || random() > 0.3) continue;
+          if (op.type === "complete" || (op.type === "join" && op.unheard)) {
+            // Alone in its batch: it touches every identity in the room, or it holds back the next callback sent.
+            if (batch.length > 0 || (op.type === "complete" && random() > 0.3)) continue;
             batch.push(op);
             break;
           }
@@ -1036,6 +1091,9 @@ describe("randomized soak", () => {
         events: h.emulator.callbacks.length + replays,
         callbacks: h.emulator.callbacks.length,
         replays,
+        connectionsDropped,
+        lateConnects,
+        lateCommittedBans: SOAK.lateBans,
         operationsSkipped: skipped,
         steps,
         faultedSteps,
@@ -1068,6 +1126,8 @@ describe("randomized soak", () => {
       });
       expect(steps).toBeGreaterThan(0);
       expect(faultedSteps / steps).toBeGreaterThanOrEqual(0.1);
+      expect(connectionsDropped, "the workload should have dropped connections").toBeGreaterThan(0);
+      expect(lateConnects, "the workload should have held connect callbacks back").toBeGreaterThan(0);
       expect(violations, `seed ${seed}`).toEqual([]);
       if (FULL) expect(h.emulator.callbacks.length + replays).toBeGreaterThanOrEqual(1000);
     } finally {

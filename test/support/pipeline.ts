@@ -34,8 +34,11 @@ export interface PipelineHarness {
   /** The configuration the pipeline was built from, for handlers of a test's own. */
   readonly stores: StoreConfig;
   readonly twilio: TwilioConfig;
-  /** Stores a rule written as an operator would (defaults applied), at the harness clock's time; returns its id. */
-  addRule(spec: RuleSpecInput): Promise<string>;
+  /**
+   * Stores a rule written as an operator would (defaults applied), stamped at the harness clock's time (or at
+   * `stampedAt`, as a write that took that long to commit); returns its id.
+   */
+  addRule(spec: RuleSpecInput, options?: { readonly stampedAt?: number }): Promise<string>;
   /** Creates a room whose callbacks go to the pipeline's webhook. */
   room(uniqueName: string, method?: "POST" | "GET"): Promise<string>;
   /** Waits until every queued callback was handled (or dead-lettered). */
@@ -94,10 +97,10 @@ export async function startPipelineHarness(options: PipelineHarnessOptions = {})
   const rules = dynamoRuleStore(client, names.Rules);
   let ruleCount = 0;
   return {
-    async addRule(spec) {
+    async addRule(spec, options = {}) {
       ruleCount += 1;
       const id = `rule-${ruleCount}`;
-      const now = new Date(clock.now()).toISOString();
+      const now = new Date(options.stampedAt ?? clock.now()).toISOString();
       const meta = { id, version: 1, createdAt: now, createdBy: "test", updatedAt: now, updatedBy: "test" };
       await rules.create(ruleSchema.parse({ ...ruleSpecSchema.parse(spec), ...meta }));
       return id;
