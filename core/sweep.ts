@@ -1,4 +1,5 @@
 import type { Trigger } from "./audit.ts";
+import { inParallel } from "./concurrency.ts";
 import { type Action, evaluate } from "./decide.ts";
 import { apply, disconnect, type EnforcerDependencies, type KickReport } from "./enforcer.ts";
 import { AuditEntryFinalizedError } from "./errors.ts";
@@ -80,7 +81,7 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
     const dueByIdentity = new Map<string, (typeof due)[number][]>();
     for (const deadline of due)
       dueByIdentity.set(deadline.identity, [...(dueByIdentity.get(deadline.identity) ?? []), deadline]);
-    for (const reports of await inParallel([...dueByIdentity], async ([identity, deadlines]) => {
+    for (const reports of await inParallel([...dueByIdentity], SWEEP_CONCURRENCY, async ([identity, deadlines]) => {
       const targets = deadlines.map((deadline) => ({ ...deadline, status: "connected" as const, lastEventAt: 0 }));
       return enforceIdentity(identity, targets, run, deps);
     })) {
@@ -88,7 +89,9 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
     }
 
     const open = await deps.audit.openKicks(startedAt, options.batch);
-    for (const report of await inParallel(open, ({ entry, retryAt }) => retryKick(entry, retryAt, run, deps))) {
+    for (const report of await inParallel(open, SWEEP_CONCURRENCY, ({ entry, retryAt }) =>
+      retryKick(entry, retryAt, run, deps),
+    )) {
       if (report !== undefined) kicks.push(report);
     }
 
@@ -311,7 +314,7 @@ async function reconcile(run: Run, deps: SweepDependencies): Promise<Reconciliat
   const { now, budget } = run;
   const rooms = await deps.sessions.activeRooms();
   const result: Reconciliation = { rooms: rooms.length, closed: 0, adopted: 0, unknownRooms: [], kicks: [] };
-  await inParallel(rooms, async (room) => {
+  await inParallel(rooms, SWEEP_CONCURRENCY, async (room) => {
     const [state, tracked] = await Promise.all([
       deps.video.fetchRoom(room.sid, budget),
       deps.sessions.roomSessions(room.sid),
@@ -396,30 +399,6 @@ interface Reconciliation {
  * reconciled, one per kick), and one after another they would not fit 500 rooms into a run.
  */
 export const SWEEP_CONCURRENCY = 8;
-
-/**
- * `task` over every item, at most SWEEP_CONCURRENCY at a time; the results in the items' order. After a failure no
- * new item is started, and the first error is thrown once those under way have settled, so nothing is left running
- * when the lease is given back.
- */
-async function inParallel<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const index = next++;
-      try {
-        results[index] = await task(items[index] as T);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-  return results;
-}
 
 /** Records the disconnect the provider's list implies, as of `now`, and drops the session's deadline. */
 async function closeSession(session: TrackedSession, now: number, deps: SweepDependencies): Promise<void> {

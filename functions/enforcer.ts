@@ -1,4 +1,3 @@
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { loadStoreConfig, loadTwilioConfig } from "../core/config.ts";
@@ -10,13 +9,14 @@ import {
 } from "../core/enforcer.ts";
 import { enforcerDependencies } from "../core/runtime.ts";
 import { parse } from "../core/validation.ts";
+import { processFifoGroups } from "./fifo-groups.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability, publishMetrics } from "./observability.ts";
 
 /**
- * The queue consumer: each record is one callback, enforced by the core. A record that fails is reported back
- * (partial batch response) and, FIFO-style, the rest of its message group waits for its retry; other identities'
- * records go on. After the queue's last attempt a record goes to the dead-letter queue, and its kicks stay `failed`
+ * The queue consumer: each record is one callback, enforced by the core. The batch's message groups (identities) are
+ * enforced side by side, each group's records in order. A record that fails is reported back (partial batch
+ * response) and, FIFO-style, the rest of its message group waits for its retry; other identities' records go on. After the queue's last attempt a record goes to the dead-letter queue, and its kicks stay `failed`
  * in the audit trail.
  */
 export interface EnforcerOptions {
@@ -25,7 +25,12 @@ export interface EnforcerOptions {
    * A record met with less time left in the invocation is handed back untouched.
    */
   readonly recordBudgetMs: number;
+  /** Message groups enforced at once; a full FIFO batch (10) by default. */
+  readonly groupConcurrency?: number;
 }
+
+/** Message groups of one batch enforced at once: every group of a full FIFO batch. */
+export const GROUP_CONCURRENCY = 10;
 
 /** Time kept at the end of an invocation to finalise audit entries and answer the batch. */
 export const FINISH_MARGIN_MS = 2_000;
@@ -74,11 +79,8 @@ export function createEnforcerHandler(
   };
   return async (event: SQSEvent, context?: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse> => {
     try {
-      const processor = new SqsFifoPartialProcessorAsync();
-      return await processPartialResponse(event, (record: SQSRecord) => enforce(record, context), processor, {
-        skipGroupOnError: true,
-        // Report every record as failed rather than failing the invocation: the queue retries them all the same.
-        throwOnFullBatchFailure: false,
+      return await processFifoGroups(event, (record) => enforce(record, context), {
+        concurrency: options.groupConcurrency ?? GROUP_CONCURRENCY,
         ...(context === undefined ? {} : { context: context as Context }),
       });
     } finally {

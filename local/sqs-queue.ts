@@ -33,7 +33,8 @@ export interface SqsQueueOptions {
    * wait in the queue. In Lambda each concurrent invocation has a process and clients of its own; here all share one
    * DynamoDB client of 50 sockets. Uncapped, a backlog would be received all at once, its requests would wait for a
    * socket past the client's 1 s connection timeout, and its messages would fail until dead-lettered. The default
-   * fits an invocation's records, handled one at a time with up to ~4 requests under way each, in those sockets.
+   * keeps a backlog's requests within a few hundred: each invocation enforces its batch's identities side by side,
+   * up to ~4 requests under way each.
    */
   readonly maxConcurrency?: number;
   /**

@@ -635,6 +635,8 @@ describe("randomized soak", () => {
       let replays = 0;
       let skipped = 0;
       let connectionsDropped = 0;
+      let joinsChosen = 0;
+      let heldEver = 0;
       const chooseOp = (busy: ReadonlySet<string>): Op | undefined => {
         // An identity whose connect callback is held back waits for it: what it did meanwhile would overtake it.
         const free = (identity: string) => !busy.has(identity) && !isFrozen(identity) && !heldIdentities.has(identity);
@@ -651,9 +653,10 @@ describe("randomized soak", () => {
           // one, nor for one past its deadline, which must be the limit's to end.
           const replaced = present.find((s) => s.identity === identity && s.roomSid === room.sid);
           if (replaced !== undefined && (isBanned(identity) || isDue(replaced))) return undefined;
-          return random() < SOAK.unheardJoins
-            ? { type: "join", identity, room, unheard: true }
-            : { type: "join", identity, room };
+          joinsChosen += 1;
+          // Random, and at least one per run whatever the seed: the fourth join at the latest goes unheard.
+          const unheard = random() < SOAK.unheardJoins || (joinsChosen >= 4 && heldEver === 0);
+          return unheard ? { type: "join", identity, room, unheard: true } : { type: "join", identity, room };
         }
         if (roll < 0.65) {
           const session = pick(present.filter((s) => !isBanned(s.identity) && !isDue(s)));
@@ -699,6 +702,7 @@ describe("randomized soak", () => {
                 if (dropped !== undefined) {
                   heldBack.push(dropped);
                   heldIdentities.add(op.identity);
+                  heldEver += 1;
                 }
               }
               const key = `${op.identity} ${op.room.sid}`;
