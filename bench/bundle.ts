@@ -42,6 +42,28 @@ export function esbuildVersion(): string | undefined {
   return spawnSync(ESBUILD, ["--version"], { encoding: "utf8" }).stdout.trim();
 }
 
+/** One esbuild bundle as SST builds a function: minified ESM for Node 22, `@aws-sdk/*` external or inlined. */
+function bundle(entry: string, file: string, sdk: BundleResult["sdk"]): void {
+  const build = spawnSync(
+    ESBUILD,
+    [
+      entry,
+      "--bundle",
+      "--minify",
+      "--format=esm",
+      "--platform=node",
+      "--target=node22",
+      `--outfile=${file}`,
+      // ESM bundles of CommonJS dependencies need require(); SST adds the same banner.
+      "--banner:js=import { createRequire as topLevelCreateRequire } from 'module'; const require = topLevelCreateRequire(import.meta.url);",
+      ...(sdk === "external" ? ["--external:@aws-sdk/*"] : []),
+      "--log-level=error",
+    ],
+    { encoding: "utf8" },
+  );
+  if (build.status !== 0) throw new Error(`esbuild failed for ${entry}: ${build.stderr}`);
+}
+
 export async function measureBundles(coldRuns: number): Promise<BundleResult[]> {
   // Inside the project, so that a bundle with the SDK external resolves `@aws-sdk/*` from node_modules, as a deployed
   // one resolves it from the runtime's.
@@ -53,24 +75,7 @@ export async function measureBundles(coldRuns: number): Promise<BundleResult[]> 
     for (const sdk of ["external", "inlined"] as const) {
       for (const fn of FUNCTIONS) {
         const file = join(out, `${fn}-${sdk}.mjs`);
-        const build = spawnSync(
-          ESBUILD,
-          [
-            `functions/${fn}.ts`,
-            "--bundle",
-            "--minify",
-            "--format=esm",
-            "--platform=node",
-            "--target=node22",
-            `--outfile=${file}`,
-            // ESM bundles of CommonJS dependencies need require(); SST adds the same banner.
-            "--banner:js=import { createRequire as topLevelCreateRequire } from 'module'; const require = topLevelCreateRequire(import.meta.url);",
-            ...(sdk === "external" ? ["--external:@aws-sdk/*"] : []),
-            "--log-level=error",
-          ],
-          { encoding: "utf8" },
-        );
-        if (build.status !== 0) throw new Error(`esbuild failed for ${fn}: ${build.stderr}`);
+        bundle(`functions/${fn}.ts`, file, sdk);
         const bytes = statSync(file).size;
         const gzipBytes = gzipSync(readFileSync(file)).length;
         const cold = await coldStarts(fn, file, coldRuns, sqs.url);
@@ -84,11 +89,40 @@ export async function measureBundles(coldRuns: number): Promise<BundleResult[]> 
   }
 }
 
+/**
+ * The plain synchronous function of the side-by-side benchmark (plain-webhook.ts), built as it would be deployed
+ * (the AWS SDK left to the runtime, the `twilio` SDK bundled), and its cold init: import, then a first callback of
+ * an identity no rule bans (a Scan of the rules at `dynamoEndpoint`, no kick).
+ */
+export async function measurePlainBundle(
+  coldRuns: number,
+  dynamo: { readonly endpoint: string; readonly rulesTable: string },
+): Promise<BundleResult> {
+  mkdirSync(CACHE, { recursive: true });
+  const out = mkdtempSync(resolve(CACHE, "bundles-"));
+  const sqs = await fakeSqs();
+  try {
+    const file = join(out, "plain.mjs");
+    bundle("bench/plain-webhook.ts", file, "external");
+    const bytes = statSync(file).size;
+    const gzipBytes = gzipSync(readFileSync(file)).length;
+    const cold = await coldStarts("plain", file, coldRuns, sqs.url, {
+      DYNAMO_ENDPOINT: dynamo.endpoint,
+      RULES_TABLE: dynamo.rulesTable,
+    });
+    return { fn: "plain", sdk: "external", bytes, gzipBytes, ...cold };
+  } finally {
+    await sqs.close();
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
 async function coldStarts(
   fn: string,
   file: string,
   runs: number,
   sqsUrl: string,
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<Pick<BundleResult, "importMs" | "firstEventMs" | "firstEventStatus">> {
   const publicUrl = "https://bench.example/twilio/callbacks";
   const authToken = "bench-auth-token";
@@ -139,7 +173,8 @@ process.stdout.write(JSON.stringify({ before: t0, imported, handled, status }));
     AWS_ENDPOINT_URL_SQS: sqsUrl,
     POWERTOOLS_LOG_LEVEL: "SILENT",
     POWERTOOLS_METRICS_DISABLED: "true",
-    ...(fn === "webhook"
+    ...extraEnv,
+    ...(fn === "webhook" || fn === "plain"
       ? {
           TWILIO_ACCOUNT_SID: params.AccountSid,
           TWILIO_AUTH_TOKEN: authToken,

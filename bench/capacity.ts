@@ -13,6 +13,7 @@ import { createDocumentClient } from "../core/dynamo/client.ts";
 import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
 import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
 import { type EnforcerDependencies, enforceCallback } from "../core/enforcer.ts";
+import { markingRoomsOnce } from "../core/room-marks.ts";
 import { cachedRuleSource } from "../core/rule-source.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
 import type { TableNames } from "../core/tables.ts";
@@ -77,6 +78,7 @@ export function instrument(client: DynamoDBDocumentClient, log: CommandRecord[])
       const add = (key: string, n: number) => {
         writesByKey[key] = (writesByKey[key] ?? 0) + n;
       };
+      let refused = false;
       try {
         const result = await next(args);
         const consumed = (result.output as { ConsumedCapacity?: CapacityShape | CapacityShape[] }).ConsumedCapacity;
@@ -92,11 +94,16 @@ export function instrument(client: DynamoDBDocumentClient, log: CommandRecord[])
             add(`${table} ${key.pk.split("#")[0]}#`, (entry.Table?.CapacityUnits ?? 0) / keys.length);
         }
         return result;
+      } catch (error) {
+        refused = (error as Error).name === "ConditionalCheckFailedException";
+        throw error;
       } finally {
-        // A failed conditional write still consumes a write unit in AWS, but the error carries no ConsumedCapacity.
         const end = performance.now();
-        const read = READS.has(command) ? units : 0;
-        log.push({ command, start, end, read, write: read === 0 ? units : 0, writesByKey });
+        // DynamoDB charges a read that finds nothing its minimum, which DynamoDB Local reports as 0; a refused
+        // conditional write consumes a write unit (more for a large item), but the error carries no ConsumedCapacity.
+        const read = READS.has(command) ? Math.max(units, input.ConsistentRead === true ? 1 : 0.5) : 0;
+        const write = READS.has(command) ? 0 : refused ? Math.max(units, 1) : units;
+        log.push({ command, start, end, read, write, writesByKey });
       }
     },
     { step: "initialize", name: "benchCapacity" },
@@ -135,6 +142,11 @@ export interface EventCost {
   readonly enforceMs: number;
   /** Mean write units per callback by kind of partition key (see CommandRecord.writesByKey). */
   readonly writesByKey: Readonly<Record<string, number>>;
+  /**
+   * Mean wall time (ms) of a batch of 10 such callbacks of 10 identities enforced side by side, as the enforcer
+   * handler runs a full FIFO batch's message groups: what one invocation is billed for them.
+   */
+  readonly batchOf10Ms?: number;
 }
 
 export interface CapacityRun {
@@ -165,7 +177,8 @@ export async function measureCapacity(options: {
   const video = twilioVideo(options.twilio.video);
   const ruleStore = dynamoRuleStore(client, names.Rules);
   const deps: EnforcerDependencies = {
-    sessions: dynamoSessionStore(client, names.Sessions),
+    // As deployed: a room is marked in progress once per container.
+    sessions: markingRoomsOnce(dynamoSessionStore(client, names.Sessions)),
     // As deployed: pattern and limit rules cached 10 s; exact bans are read fresh on every callback.
     rules: cachedRuleSource(ruleStore, systemClock, DEPLOYED_RULE_CACHE_MS),
     audit: dynamoAuditLog(client, names.Audit, { retentionDays: 365, now: () => systemClock.now() }),
@@ -288,6 +301,27 @@ export async function measureCapacity(options: {
       return limitedForm("participant-disconnected", participant, 2 * i + 2);
     }),
   );
+  // Full batches, their identities side by side: 10 connects, then the same 10 leaving, a few times over.
+  const batchMs = { connect: 0, disconnect: 0 };
+  const BATCHES = 3;
+  for (let b = 0; b < BATCHES; b++) {
+    const joined = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => emulator.join(room.uniqueName, `batch-${tag}-${b}-${i}`)),
+    );
+    const timeBatch = async (forms: Record<string, string>[]) => {
+      const started = performance.now();
+      await Promise.all(forms.map((f) => enforceCallback({ form: f, receivedAt: Date.now() }, deps)));
+      return performance.now() - started;
+    };
+    batchMs.connect += await timeBatch(joined.map((p) => form("participant-connected", p, 1)));
+    batchMs.disconnect += await timeBatch(joined.map((p) => form("participant-disconnected", p, 2)));
+  }
+  const withBatch = (event: EventCost): EventCost =>
+    event.event === "participant-connected, no rule"
+      ? { ...event, batchOf10Ms: round(batchMs.connect / BATCHES, 2) }
+      : event.event === "participant-disconnected"
+        ? { ...event, batchOf10Ms: round(batchMs.disconnect / BATCHES, 2) }
+        : event;
   client.destroy();
-  return { events, ruleCacheMs: DEPLOYED_RULE_CACHE_MS };
+  return { events: events.map(withBatch), ruleCacheMs: DEPLOYED_RULE_CACHE_MS };
 }

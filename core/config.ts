@@ -100,9 +100,11 @@ export function loadTwilioConfig(env: Environment): TwilioConfig {
 const webhookEnvironment = z.object({
   TWILIO_ACCOUNT_SID: accountSid,
   TWILIO_AUTH_TOKEN: nonEmpty("the account's primary Auth Token (it validates webhooks)"),
-  WEBHOOK_PUBLIC_URL: z.pipe(
-    z.url({ protocol: /^https?$/, error: "required: the public URL Twilio calls, as set in StatusCallback" }),
-    z.transform((value: string) => value.split("?")[0] as string),
+  WEBHOOK_PUBLIC_URL: z.optional(
+    z.pipe(
+      z.url({ protocol: /^https?$/, error: "the public URL Twilio calls, as set in StatusCallback" }),
+      z.transform((value: string) => value.split("?")[0] as string),
+    ),
   ),
   CALLBACK_QUEUE_URL: z.optional(nonEmpty("the callback queue's URL")),
 });
@@ -110,7 +112,8 @@ const webhookEnvironment = z.object({
 export interface WebhookConfig {
   readonly accountSid: string;
   readonly authToken: string;
-  readonly publicUrl: string;
+  /** Absent: the URL each request was made to (a function URL's own); see core/webhook.ts. */
+  readonly publicUrl?: string;
   /** Absent locally, where the queue is in-process. */
   readonly queueUrl?: string;
 }
@@ -120,7 +123,7 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
   return {
     accountSid: config.TWILIO_ACCOUNT_SID,
     authToken: config.TWILIO_AUTH_TOKEN,
-    publicUrl: config.WEBHOOK_PUBLIC_URL,
+    ...(config.WEBHOOK_PUBLIC_URL === undefined ? {} : { publicUrl: config.WEBHOOK_PUBLIC_URL }),
     ...(config.CALLBACK_QUEUE_URL === undefined ? {} : { queueUrl: config.CALLBACK_QUEUE_URL }),
   };
 }

@@ -16,7 +16,8 @@ export function cachedRuleSource(store: RuleStore, clock: Clock, maxAgeMs: numbe
   let cached: { rules: Promise<Rule[]>; at: number } | undefined;
   const listCached = () => {
     const now = clock.now();
-    if (cached === undefined || now - cached.at >= maxAgeMs) {
+    // A clock that went back (an NTP step) would otherwise keep the listing for as long as it went back.
+    if (cached === undefined || now - cached.at >= maxAgeMs || now < cached.at) {
       const rules = store.listCached();
       cached = { rules, at: now };
       rules.catch(() => {

@@ -6,6 +6,7 @@ import { createDocumentClient } from "./dynamo/client.ts";
 import { dynamoRuleStore } from "./dynamo/rule-store.ts";
 import { dynamoSessionStore } from "./dynamo/session-store.ts";
 import type { EnforcerDependencies } from "./enforcer.ts";
+import { markingRoomsOnce } from "./room-marks.ts";
 import { cachedRuleSource } from "./rule-source.ts";
 import type { SweepDependencies } from "./sweep.ts";
 import { twilioVideo } from "./twilio/video.ts";
@@ -21,7 +22,8 @@ export function enforcerDependencies(
   twilio: TwilioConfig,
   clock: Clock = systemClock,
 ): EnforcerDependencies {
-  return sweepDependencies(stores, twilio, clock, stores.ruleCacheMs);
+  const deps = sweepDependencies(stores, twilio, clock, stores.ruleCacheMs);
+  return { ...deps, sessions: markingRoomsOnce(deps.sessions) };
 }
 
 /**

@@ -31,6 +31,13 @@ export interface SweepOptions {
   readonly reconcile?: boolean;
   /** Epoch ms (system time) by which every provider request of this run must have ended: the invocation's end. */
   readonly deadline?: number;
+  /**
+   * Deadlines due within this long after the run's start are read too, and the earliest is reported as
+   * `nextDeadlineAt`, so that the caller can run again right when it passes instead of at the next tick. 0 if absent.
+   */
+  readonly lookaheadMs?: number;
+  /** Only the due deadlines: a run started for a deadline read ahead, between two whole runs. */
+  readonly deadlinesOnly?: boolean;
 }
 
 export interface SweepReport {
@@ -45,6 +52,11 @@ export interface SweepReport {
   /** Rooms believed in progress that the provider does not know with these credentials: left untouched, alarmed. */
   readonly unknownRooms: readonly string[];
   readonly kicks: readonly KickReport[];
+  /**
+   * The earliest deadline read ahead and not yet due (or this run's start when more were due than a run takes): when
+   * the next run should start, at the latest, for that deadline to be enforced on time.
+   */
+  readonly nextDeadlineAt?: number;
 }
 
 const idle: Omit<SweepReport, "ran"> = {
@@ -76,7 +88,10 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
   const kicks: KickReport[] = [];
   let ruleState: SweepState = state;
   try {
-    const due = await deps.sessions.dueDeadlines(startedAt, options.batch);
+    const read = await deps.sessions.dueDeadlines(startedAt + (options.lookaheadMs ?? 0), options.batch);
+    const due = read.filter((deadline) => deadline.deadlineAt <= startedAt);
+    const nextDeadlineAt =
+      due.length === options.batch ? startedAt : read.find((deadline) => deadline.deadlineAt > startedAt)?.deadlineAt;
     // One task per identity: its deadlines are decided together, over one read of its presence.
     const dueByIdentity = new Map<string, (typeof due)[number][]>();
     for (const deadline of due)
@@ -87,6 +102,9 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
     })) {
       kicks.push(...reports);
     }
+
+    const ahead = nextDeadlineAt === undefined ? {} : { nextDeadlineAt };
+    if (options.deadlinesOnly === true) return { ran: true, ...idle, deadlinesDue: due.length, kicks, ...ahead };
 
     const open = await deps.audit.openKicks(startedAt, options.batch);
     for (const report of await inParallel(open, SWEEP_CONCURRENCY, ({ entry, retryAt }) =>
@@ -122,6 +140,7 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
       sessionsAdopted: reconciled.adopted,
       unknownRooms: reconciled.unknownRooms,
       kicks,
+      ...ahead,
     };
   } finally {
     await deps.sessions.releaseSweep(options.owner, ruleState);

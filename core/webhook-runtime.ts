@@ -21,7 +21,7 @@ export function webhookDependencies(
   return {
     accountSid: config.accountSid,
     authToken: config.authToken,
-    publicUrl: config.publicUrl,
+    ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
     queue: callbacks,
     clock,
   };

@@ -15,6 +15,8 @@ import { isValidSignature, type SignedParams } from "./twilio/signature.ts";
 export interface CallbackRequest {
   readonly method: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
+  /** The URL the request was made to, as this function sees it: scheme, host and path, without the query. */
+  readonly url: string;
   /** Exactly as received, without the `?`. */
   readonly rawQueryString: string;
   readonly body: string | undefined;
@@ -27,9 +29,15 @@ export interface WebhookDependencies {
   readonly authToken: string;
   /**
    * The public URL Twilio calls, as configured in the room's StatusCallback without its query string (the query the
-   * request carries is appended): API mappings and proxies change what the function itself sees.
+   * request carries is appended), when a custom domain, API mapping or proxy changes what the function itself sees.
+   * Absent, the signature is checked against the URL the request was made to, as Twilio's own library does behind
+   * Express. That is safe: the signature is an HMAC of that URL and the parameters under the Auth Token, so a URL
+   * an attacker chose (a forged Host header) still needs a signature only the token's holder can make. The most a
+   * forger can do is replay a callback Twilio really signed for another URL of the same account, with that URL's
+   * Host: a true event of this account (the AccountSid is checked too), which the queue deduplicates and the
+   * enforcer applies in Timestamp order, harmlessly. And a function URL is reached only through its own domain.
    */
-  readonly publicUrl: string;
+  readonly publicUrl?: string;
   readonly queue: CallbackQueue;
   readonly clock: Clock;
 }
@@ -74,7 +82,7 @@ export async function receiveCallback(request: CallbackRequest, deps: WebhookDep
   if (Buffer.byteLength(request.body ?? "") > MAX_CALLBACK_BYTES) return { status: 413, outcome: "too-large" };
 
   const query = request.rawQueryString === "" ? "" : `?${request.rawQueryString}`;
-  const url = `${deps.publicUrl}${query}`;
+  const url = `${deps.publicUrl ?? request.url}${query}`;
   // POST signs the URL and the form; GET carries the parameters in the URL, which alone is signed.
   const form = method === "POST" ? formParams(new URLSearchParams(request.body ?? "")) : {};
   const signature = request.headers["x-twilio-signature"] ?? "";

@@ -6,7 +6,7 @@ import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability, publishMetrics } from "./observability.ts";
 
-/** Twilio's room status callbacks: verify → parse → queue → 2xx, in milliseconds. */
+/** Twilio's room status callbacks (through the function URL): verify → parse → queue → 2xx, in milliseconds. */
 export function createWebhookHandler(deps: WebhookDependencies, { logger, metrics }: Observability) {
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
@@ -20,6 +20,7 @@ export function createWebhookHandler(deps: WebhookDependencies, { logger, metric
         {
           method: event.requestContext.http.method,
           headers: event.headers,
+          url: requestUrl(event),
           rawQueryString: event.rawQueryString,
           body,
         },
@@ -44,6 +45,16 @@ export function createWebhookHandler(deps: WebhookDependencies, { logger, metric
       publishMetrics(metrics);
     }
   };
+}
+
+/**
+ * The URL the request was made to: a function URL's (or API Gateway's) scheme and Host, and the path. Payload
+ * format 2.0, which function URLs and API Gateway HTTP APIs share.
+ */
+function requestUrl(event: APIGatewayProxyEventV2): string {
+  const scheme = event.headers["x-forwarded-proto"] ?? "https";
+  const host = event.headers.host ?? event.requestContext.domainName;
+  return `${scheme}://${host}${event.rawPath}`;
 }
 
 const metricNames: Record<CallbackResult["outcome"], string> = {

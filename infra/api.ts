@@ -5,29 +5,38 @@ type Storage = ReturnType<typeof storage>;
 type Secrets = ReturnType<typeof secrets>;
 type Runtime = ReturnType<typeof runtime>;
 
-/** The HTTP API: Twilio's webhook (open: Twilio signs it) and the admin API (IAM on every route). */
+/**
+ * Twilio's webhook on a Lambda function URL (open: Twilio signs every request), and the admin API on API Gateway
+ * with IAM on every route. Every callback takes the webhook's path, so it skips API Gateway's $1 per million
+ * requests; admin requests are few, and API Gateway gives them IAM authorization per route and the caller's ARN.
+ */
 export function httpApi(
   { rules, sessions, audit }: Storage,
   twilio: Secrets,
   callbacks: sst.aws.Queue,
   runtime: Runtime,
 ) {
-  const twilioAuthToken = twilio.authToken;
-  const api = new sst.aws.ApiGatewayV2("Api");
-  const webhookUrl = $interpolate`${api.url}/twilio/callbacks`;
-  api.route("ANY /twilio/callbacks", {
+  // The signature covers the URL Twilio calls. A function URL's own is known only once the function exists, so the
+  // webhook checks against the URL the request was made to, unless a custom domain or proxy in front of it is
+  // configured here (WEBHOOK_PUBLIC_URL at deploy time, as set in StatusCallback).
+  const publicUrl = process.env.WEBHOOK_PUBLIC_URL;
+  const webhook = new sst.aws.Function("Webhook", {
     handler: "functions/webhook.handler",
     ...runtime,
     memory: "256 MB",
     timeout: "10 seconds",
-    link: [callbacks, twilio.accountSid, twilioAuthToken],
-    environment: { WEBHOOK_PUBLIC_URL: webhookUrl },
+    url: { authorization: "none" },
+    link: [callbacks, twilio.accountSid, twilio.authToken],
+    environment: publicUrl === undefined || publicUrl === "" ? {} : { WEBHOOK_PUBLIC_URL: publicUrl },
     // Its one AWS call (SQS SendMessage) uses the SDK v3 the nodejs22.x runtime provides: 75 KB instead of 520 KB
     // with the SDK inlined, so the function Twilio waits on loads less code on a cold start (bench/report.md).
     nodejs: { esbuild: { external: ["@aws-sdk/*"] } },
   });
+  const webhookUrl =
+    publicUrl === undefined || publicUrl === "" ? $interpolate`${webhook.url}twilio/callbacks` : publicUrl;
 
   // The admin API: every route IAM-authenticated at API Gateway; the caller's ARN is the audited actor.
+  const api = new sst.aws.ApiGatewayV2("Api");
   api.route(
     "ANY /admin/{proxy+}",
     {

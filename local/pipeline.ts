@@ -7,14 +7,14 @@ import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { createAdminHandler } from "../functions/admin.ts";
 import { createEnforcerHandler, recordBudgetMs } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";
-import { createSweepRun, SWEEP_TICK_MS } from "../functions/sweep.ts";
+import { createSweepRun, nextRun, SWEEP_TICK_MS } from "../functions/sweep.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
 import { type HttpLambda, serveLambdas } from "./lambda-http.ts";
 import { type SqsLambda, type SqsQueue, type SqsQueueOptions, sqsQueue } from "./sqs-queue.ts";
 
 /**
  * The callback pipeline on one machine, wired exactly as in AWS: Twilio's callbacks reach the webhook Lambda handler
- * through an API Gateway v2 stand-in, which queues them on an SQS FIFO stand-in, whose consumer is the enforcer
+ * through a stand-in for its function URL (payload format 2.0, as API Gateway v2's), which queues them on an SQS FIFO stand-in, whose consumer is the enforcer
  * Lambda handler. The handlers are the deployed ones; only the transport is local.
  */
 
@@ -104,26 +104,48 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const webhookUrl = options.publicUrl ?? `${server.url}${WEBHOOK_PATH}`;
   webhook = createWebhookHandler(
     webhookDependencies(
-      { accountSid: options.twilio.accountSid, authToken: options.twilio.authToken, publicUrl: webhookUrl },
+      {
+        accountSid: options.twilio.accountSid,
+        authToken: options.twilio.authToken,
+        // As on the function URL: the URL each request was made to, unless a tunnel's public URL is given.
+        ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+      },
       queue,
       clock,
     ),
     options.observability.webhook,
   );
 
-  // The timer never overlaps itself; the sweep's lease would make an overlap harmless anyway.
+  // The timer never overlaps itself (each run schedules the next); the sweep's lease would make an overlap harmless
+  // anyway. As in AWS: a whole sweep every tick, reconciling once a minute (pointed at real Twilio, the local stack
+  // would otherwise make two REST requests a room at every tick), and a run for the deadlines alone when one read
+  // ahead passes between two ticks.
+  const tickMs = options.sweepTickMs ?? SWEEP_TICK_MS;
   let sweeping: Promise<unknown> = Promise.resolve();
-  const timer = options.sweepTimer
-    ? setInterval(() => {
-        // Reconciling once a minute, as in AWS: pointed at real Twilio, the local stack would otherwise make two
-        // REST requests a room at every tick.
-        sweeping = sweeping
-          .then(() => sweep())
-          .catch((error: unknown) => {
-            options.observability.enforcer.logger.error("sweep failed", error as Error);
-          });
-      }, options.sweepTickMs ?? SWEEP_TICK_MS)
-    : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let nextTickAt = clock.now() + tickMs;
+  const runTimed = async (deadlinesOnly: boolean) => {
+    const started = clock.now();
+    if (!deadlinesOnly) nextTickAt = started + tickMs;
+    let report: SweepReport | undefined;
+    try {
+      report = await sweep({ deadlinesOnly });
+    } catch (error) {
+      options.observability.enforcer.logger.error("sweep failed", error as Error);
+    }
+    if (stopped) return;
+    const now = clock.now();
+    const next = nextRun(report, now, nextTickAt - now, now - started);
+    timer = setTimeout(() => {
+      sweeping = runTimed(next.deadlinesOnly);
+    }, next.inMs);
+  };
+  if (options.sweepTimer) {
+    timer = setTimeout(() => {
+      sweeping = runTimed(false);
+    }, tickMs);
+  }
 
   return {
     webhookUrl,
@@ -131,7 +153,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     queue,
     sweep: () => sweep({ reconcile: true }),
     async stop() {
-      clearInterval(timer);
+      stopped = true;
+      clearTimeout(timer);
       await sweeping;
       await server.stop();
       await queue.stop();

@@ -101,6 +101,14 @@ async function evaluate(stage: string, env: Record<string, string> = {}) {
           functions.push({ via: `CronV2 ${name}`, handler: String(job.handler), args: job });
         }
       },
+      Function: class extends Recorded {
+        override readonly url: string;
+        constructor(name: string, args: Record<string, unknown>) {
+          super("Function", name, args);
+          functions.push({ via: `Function ${name}`, handler: String(args.handler), args });
+          this.url = `https://${name.toLowerCase()}.lambda-url.us-east-1.on.aws/`;
+        }
+      },
       ApiGatewayV2: class extends Recorded {
         constructor(name: string, args: Record<string, unknown> = {}) {
           super("ApiGatewayV2", name, args);
@@ -246,13 +254,34 @@ describe("sst.config.ts wiring", () => {
     }
   });
 
-  it("protects every admin route with IAM, and leaves the webhook open (Twilio signs it)", () => {
+  it("protects every admin route with IAM, and serves the webhook on an open function URL (Twilio signs it)", () => {
     const routes = functions.filter((f) => f.via.startsWith("Route "));
-    for (const route of routes.filter((r) => r.via.includes("/admin"))) {
+    for (const route of routes) {
+      expect(route.handler).toBe("functions/admin.handler");
       expect(route.options).toMatchObject({ auth: { iam: true } });
     }
     expect(routes.some((r) => r.via.includes("/admin"))).toBe(true);
-    expect(byHandler("functions/webhook.handler").options?.auth).toBeUndefined();
+    const webhook = byHandler("functions/webhook.handler");
+    expect(webhook.via).toBe("Function Webhook");
+    expect(webhook.args.url).toEqual({ authorization: "none" });
+  });
+
+  it("checks signatures against the URL each request carries, or against WEBHOOK_PUBLIC_URL given at deploy time", async () => {
+    const webhook = byHandler("functions/webhook.handler");
+    expect(webhook.args.environment).toEqual({});
+    expect(production.outputs.webhookUrl).toBe("https://webhook.lambda-url.us-east-1.on.aws/twilio/callbacks");
+    const proxied = "https://video.example.com/twilio/callbacks";
+    const saved = process.env.WEBHOOK_PUBLIC_URL;
+    process.env.WEBHOOK_PUBLIC_URL = proxied;
+    try {
+      const custom = await evaluate("production");
+      expect(byHandler("functions/webhook.handler").args.environment).toEqual({ WEBHOOK_PUBLIC_URL: proxied });
+      expect(custom.outputs.webhookUrl).toBe(proxied);
+    } finally {
+      if (saved === undefined) delete process.env.WEBHOOK_PUBLIC_URL;
+      else process.env.WEBHOOK_PUBLIC_URL = saved;
+      production = await evaluate("production");
+    }
   });
 
   it("gives the callback queue a dead-letter queue and a visibility timeout of at least six enforcer timeouts", () => {

@@ -210,4 +210,14 @@ describe("cached rule source", () => {
     const later = await source.forIdentity("fresh-user");
     expect(later.some((r) => r.id === "late-pattern")).toBe(true);
   });
+
+  it("lists again when the clock has gone back, instead of keeping the listing for as long", async () => {
+    const clock = manualClock(T0 + 60_000);
+    const source = cachedRuleSource(store, clock, 5_000);
+    await source.forIdentity("rewound-user");
+    await store.create(rule("rewound-pattern", { kind: "ban", identityPattern: "rewound-*", reason: "x" }));
+    clock.set(T0);
+    const after = await source.forIdentity("rewound-user");
+    expect(after.some((r) => r.id === "rewound-pattern")).toBe(true);
+  });
 });

@@ -2,7 +2,13 @@ import type { ScheduledEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import type { SweepReport } from "../core/sweep.ts";
 import { observability } from "../functions/observability.ts";
-import { createSweepHandler, FINISH_MARGIN_MS, SWEEP_TICK_MS } from "../functions/sweep.ts";
+import {
+  createSweepHandler,
+  FINISH_MARGIN_MS,
+  MIN_DEADLINE_RUN_GAP_MS,
+  nextRun,
+  SWEEP_TICK_MS,
+} from "../functions/sweep.ts";
 
 /** The scheduled entry point's loop: sweep every tick while the invocation has time, survive a failed run. */
 
@@ -39,4 +45,41 @@ describe("sweep handler", () => {
       expect(deadline).toBeGreaterThanOrEqual(started + 14_500 - FINISH_MARGIN_MS - 50);
     }
   }, 20_000);
+
+  it("runs for the deadlines alone when one read ahead passes before the next tick, then sweeps at the tick", async () => {
+    const runs: { at: number; deadlinesOnly: boolean }[] = [];
+    const started = Date.now();
+    const handler = createSweepHandler(async ({ deadlinesOnly }) => {
+      runs.push({ at: Date.now() - started, deadlinesOnly: deadlinesOnly === true });
+      // The first run reads a deadline 1.2 s ahead; later runs find none.
+      return runs.length === 1 ? { ...report, nextDeadlineAt: started + 1200 } : report;
+    }, observability("sweep-test").logger);
+    await handler({} as ScheduledEvent, { getRemainingTimeInMillis: () => 14_500 - (Date.now() - started) });
+    expect(runs.map((r) => r.deadlinesOnly)).toEqual([false, true, false]);
+    expect(runs[1]?.at ?? 0).toBeGreaterThanOrEqual(1200);
+    expect(runs[1]?.at ?? 0).toBeLessThan(1400);
+    expect(runs[2]?.at ?? 0).toBeGreaterThanOrEqual(SWEEP_TICK_MS - 50);
+  }, 20_000);
+});
+
+describe("nextRun", () => {
+  const ahead = (nextDeadlineAt: number) => ({ ...report, nextDeadlineAt });
+  it.each([
+    { name: "no deadline read ahead: the next tick", report, expected: { inMs: 4000, deadlinesOnly: false } },
+    { name: "a failed run: the next tick", report: undefined, expected: { inMs: 4000, deadlinesOnly: false } },
+    { name: "a deadline before the tick: then", report: ahead(11_500), expected: { inMs: 1500, deadlinesOnly: true } },
+    {
+      name: "a deadline after the tick: the tick",
+      report: ahead(16_000),
+      expected: { inMs: 4000, deadlinesOnly: false },
+    },
+    {
+      name: "a deadline due already: after the minimum gap",
+      report: ahead(9_000),
+      expected: { inMs: MIN_DEADLINE_RUN_GAP_MS - 100, deadlinesOnly: true },
+    },
+  ])("$name", ({ report: last, expected }) => {
+    // Now is 10,000; the next tick in 4 s; the last run started 100 ms ago.
+    expect(nextRun(last, 10_000, 4000, 100)).toEqual(expected);
+  });
 });

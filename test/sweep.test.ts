@@ -438,3 +438,29 @@ describe("cost of finding due deadlines", () => {
     expect(consumed).toBeLessThanOrEqual(INDEX_SHARDS * 0.5 + 5);
   });
 });
+
+describe("deadlines read ahead", () => {
+  it("reports the next deadline within the lookahead, and a deadlines-only run at it kicks and does nothing else", async () => {
+    clock.set(T0 + 1_000_000);
+    await addRule({ kind: "max-duration", limitSeconds: 30, roomPattern: "ahead-*" });
+    const roomSid = await h.room("ahead-1");
+    const early = await h.emulator.join(roomSid, "early-leaver");
+    await h.settle();
+    const deadlineAt = early.connectedAt + 30_000;
+    const options = { owner: "ahead", leaseMs: 30_000, batch: 100, lookaheadMs: 6_000 };
+
+    clock.set(deadlineAt - 7_000);
+    expect((await sweep(h.sweepDeps, options)).nextDeadlineAt).toBeUndefined();
+    clock.set(deadlineAt - 4_000);
+    const before = await sweep(h.sweepDeps, { ...options, reconcile: false });
+    expect(before).toMatchObject({ ran: true, deadlinesDue: 0, nextDeadlineAt: deadlineAt, kicks: [] });
+    expect(status(roomSid, early.sid)).toBe("connected");
+
+    clock.set(deadlineAt);
+    const at = await sweep(h.sweepDeps, { ...options, deadlinesOnly: true });
+    await h.settle();
+    expect(at).toMatchObject({ ran: true, deadlinesDue: 1, roomsReconciled: 0, retried: 0, ruleChanges: 0 });
+    expect(at.kicks.map((k) => k.participantSid)).toEqual([early.sid]);
+    expect(status(roomSid, early.sid)).toBe("disconnected");
+  });
+});

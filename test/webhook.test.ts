@@ -117,6 +117,38 @@ describe("webhook handler", () => {
     expect(sent).toHaveLength(1);
   });
 
+  it("without a configured URL, checks the URL the function URL request was made to: its scheme, Host and path", async () => {
+    const sent: QueueMessage[] = [];
+    const handler = createWebhookHandler(
+      {
+        accountSid: ACCOUNT_SID,
+        authToken: TOKEN,
+        queue: { send: async (message) => void sent.push(message) },
+        clock: manualClock(T),
+      },
+      observability("webhook-test"),
+    );
+    const host = "abcdefghij.lambda-url.us-east-1.on.aws";
+    const atHost = (signature: string, overrides: { host?: string; path?: string } = {}) => {
+      const base = event({ form: connect, signature });
+      return {
+        ...base,
+        rawPath: overrides.path ?? "/twilio/callbacks",
+        headers: { ...base.headers, host: overrides.host ?? host, "x-forwarded-proto": "https" },
+      };
+    };
+    const own = computeSignature(TOKEN, `https://${host}/twilio/callbacks`, connect);
+    expect((await handler(atHost(own))).statusCode).toBe(204);
+    // Signed for another path or another host: refused.
+    expect((await handler(atHost(own, { path: "/other" }))).statusCode).toBe(403);
+    expect((await handler(atHost(own, { host: "evil.example.com" }))).statusCode).toBe(403);
+    expect((await handler(atHost(computeSignature(TOKEN, PUBLIC_URL, connect)))).statusCode).toBe(403);
+    // A forged Host needs a signature for that URL, which only the Auth Token makes.
+    const forged = computeSignature("not-the-token", "https://evil.example.com/twilio/callbacks", connect);
+    expect((await handler(atHost(forged, { host: "evil.example.com" }))).statusCode).toBe(403);
+    expect(sent).toHaveLength(1);
+  });
+
   it("GET callbacks carry and sign their parameters in the query string", async () => {
     const { handler, sent } = setup();
     const query = new URLSearchParams(connect).toString();
