@@ -82,13 +82,14 @@ export interface KickLatency {
  * time, in order, across all rooms: the send time of a callback is the later of its event's Timestamp and the
  * previous callback's `at`.
  */
-export async function measureKick(options: {
-  emulator: TwilioEmulator;
-  pipeline: LocalPipeline;
-  rules: RuleStore;
-  rooms: number;
-  tag: string;
-}): Promise<KickLatency> {
+/** What the kick and time-limit measurements drive: the emulator, the pipeline, and its rule store. */
+interface OnPipeline {
+  readonly emulator: TwilioEmulator;
+  readonly pipeline: LocalPipeline;
+  readonly rules: RuleStore;
+}
+
+export async function measureKick(options: OnPipeline & { rooms: number; tag: string }): Promise<KickLatency> {
   const { emulator, pipeline, rules, rooms, tag } = options;
   const now = new Date().toISOString();
   const names = Array.from({ length: rooms }, (_, i) => `kick-${tag}-${i}`);
@@ -136,4 +137,38 @@ export async function measureKick(options: {
     fromAck.push(request.at - callback.acked);
   }
   return { rooms, fromSend: summarize(fromSend), fromAck: summarize(fromAck), kicks: kicks().length };
+}
+
+export interface DeadlineLateness {
+  readonly participants: number;
+  readonly limitSeconds: number;
+  /** Kick request received by the emulator − the participant's deadline (connect + limit), ms. */
+  readonly lateness: Summary;
+}
+
+/**
+ * Time limits as `npm start` runs them: the pipeline's own sweep timer (a whole sweep every 5 s, deadlines read
+ * ahead), `participants` joining a time-limited room over a few seconds, so that their deadlines fall anywhere
+ * between two ticks. Lateness: the emulator's receipt of each kick request − (its connect time + the limit).
+ */
+export async function measureDeadlineLateness(
+  options: OnPipeline & { participants: number; limitSeconds: number; spreadMs: number },
+): Promise<DeadlineLateness> {
+  const { emulator, pipeline, rules, participants, limitSeconds } = options;
+  const now = new Date().toISOString();
+  const name = "lateness-room";
+  const spec = ruleSpecSchema.parse({ kind: "max-duration", limitSeconds, roomPattern: name });
+  const meta = { id: "lateness-limit", version: 1, createdAt: now, createdBy: "bench" };
+  await rules.create(ruleSchema.parse({ ...spec, ...meta, updatedAt: now, updatedBy: "bench" }));
+  const room = await emulator.createRoom({ uniqueName: name, statusCallback: pipeline.webhookUrl });
+  const joined: { sid: string; connectedAt: number }[] = [];
+  for (let i = 0; i < participants; i++) {
+    joined.push(await emulator.join(room.sid, `timed-${i}`));
+    await new Promise((resolve) => setTimeout(resolve, options.spreadMs / participants));
+  }
+  const kickOf = (sid: string) =>
+    emulator.requests.find((r) => r.method === "POST" && r.path.endsWith(`/Participants/${sid}`));
+  await waitFor(`${participants} time-limit kicks`, () => joined.every((p) => kickOf(p.sid) !== undefined), 60_000);
+  const lateness = joined.map((p) => (kickOf(p.sid)?.at ?? 0) - (p.connectedAt + limitSeconds * 1000));
+  return { participants, limitSeconds, lateness: summarize(lateness) };
 }

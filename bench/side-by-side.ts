@@ -76,7 +76,13 @@ export async function measureSideBySide(options: {
   const size = options.burstSize ?? BURST;
   const identities = Array.from({ length: size }, (_, i) => `sbs-banned-${i}`);
   let rules = await options.banBurstIdentities(identities);
-  const room = await emulator.createRoom({ uniqueName: `side-by-side-${size}` });
+  // A group room holds 50 participants at most, as Twilio's do.
+  const rooms = await Promise.all(
+    Array.from({ length: Math.ceil(size / 50) }, (_, r) =>
+      emulator.createRoom({ uniqueName: `side-by-side-${size}-${r}` }),
+    ),
+  );
+  const roomOf = (i: number) => rooms[Math.floor(i / 50)] as (typeof rooms)[number];
   const sender = new Worker(new URL("./burst-sender.ts", import.meta.url));
   let burstId = 0;
   const sendBurst = (requests: Burst["requests"]) =>
@@ -103,7 +109,9 @@ export async function measureSideBySide(options: {
         let non2xx = 0;
         // One unmeasured burst first: connections and caches warm, as a warm Lambda's are.
         for (let b = -1; b < bursts; b++) {
-          const participants = await Promise.all(identities.map((identity) => emulator.join(room.sid, identity)));
+          const participants = await Promise.all(
+            identities.map((identity, i) => emulator.join(roomOf(i).sid, identity)),
+          );
           const requestsBefore = emulator.requests.length;
           const requests = participants.map((participant, i) => ({
             url: target.url,
@@ -112,7 +120,7 @@ export async function measureSideBySide(options: {
               options.authToken,
               participantForm({
                 accountSid: options.accountSid,
-                room: { sid: room.sid, name: room.uniqueName },
+                room: { sid: roomOf(i).sid, name: roomOf(i).uniqueName },
                 participant: { sid: participant.sid, identity: identities[i] as string },
                 event: "participant-connected",
                 sequence: 1,
@@ -160,15 +168,21 @@ export async function measureFloor(options: {
   tag: string;
 }): Promise<Summary> {
   const { emulator, client, tables, concurrency } = options;
-  const room = await emulator.createRoom({ uniqueName: `floor-${options.tag}-${concurrency}` });
+  const rooms = await Promise.all(
+    Array.from({ length: Math.ceil(concurrency / 50) }, (_, r) =>
+      emulator.createRoom({ uniqueName: `floor-${options.tag}-${concurrency}-${r}` }),
+    ),
+  );
+  const roomOf = (i: number) => rooms[Math.floor(i / 50)] as (typeof rooms)[number];
   const { accountSid, authToken } = emulator.credentials;
   const auth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString("base64")}`;
   const times: number[] = [];
   for (let round = -1; round < options.rounds; round++) {
     const participants = await Promise.all(
-      Array.from({ length: concurrency }, (_, i) => emulator.join(room.sid, `floor-${options.tag}-${round}-${i}`)),
+      Array.from({ length: concurrency }, (_, i) => emulator.join(roomOf(i).sid, `floor-${options.tag}-${round}-${i}`)),
     );
     const chains = participants.map(async (participant, i) => {
+      const room = roomOf(i);
       const started = performance.now();
       const identity = `floor-${options.tag}-${round}-${i}`;
       await Promise.all([
@@ -202,7 +216,7 @@ export async function measureFloor(options: {
       await client.send(
         new PutCommand({
           TableName: tables.Audit,
-          Item: { pk: `entry#floor-${participant.sid}`, outcome: "pending", at: Date.now() },
+          Item: { pk: `entry#floor-${participant.sid}`, floorOutcome: "pending", floorWrittenAt: Date.now() },
           ConditionExpression: "attribute_not_exists(pk)",
         }),
       );

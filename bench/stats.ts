@@ -2,6 +2,7 @@
 
 export interface Summary {
   readonly n: number;
+  readonly min: number;
   readonly p50: number;
   readonly p95: number;
   readonly p99: number;
@@ -16,6 +17,7 @@ export function summarize(values: readonly number[]): Summary {
   const mean = sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length);
   return {
     n: sorted.length,
+    min: round(sorted[0] ?? Number.NaN),
     p50: round(at(50) ?? Number.NaN),
     p95: round(at(95) ?? Number.NaN),
     p99: round(at(99) ?? Number.NaN),

@@ -15,11 +15,10 @@ import type { SQSEvent } from "aws-lambda";
 import { systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
 import type { CallbackQueue } from "../core/ports.ts";
-import { enforcerDependencies } from "../core/runtime.ts";
 import type { WebhookDependencies } from "../core/webhook.ts";
-import { createEnforcerHandler } from "../functions/enforcer.ts";
 import { type Observability, observability } from "../functions/observability.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
+import { startEnforcerThread } from "../local/enforcer-thread.ts";
 import { type HttpLambda, serveLambdas } from "../local/lambda-http.ts";
 import { WEBHOOK_PATH } from "../local/pipeline.ts";
 import { sqsQueue } from "../local/sqs-queue.ts";
@@ -96,9 +95,10 @@ export async function measureThroughput(options: {
   const indexOf = (body: string) =>
     Number((JSON.parse(body) as { form: { SequenceNumber: string } }).form.SequenceNumber);
 
-  const enforcer = createEnforcerHandler(enforcerDependencies(stores, twilio), quietObservability("enforcer"));
-  const queue = sqsQueue(async (event: SQSEvent) => {
-    const result = await enforcer(event);
+  // As `npm start` runs it: the enforcer in a thread of its own, off the webhook's event loop.
+  const enforcer = await startEnforcerThread({ stores, twilio });
+  const queue = sqsQueue(async (event: SQSEvent, context) => {
+    const result = await enforcer.enforce(event, context.getRemainingTimeInMillis());
     const at = now();
     const failed = new Set(result.batchItemFailures.map((failure) => failure.itemIdentifier));
     batchFailures += failed.size;
@@ -217,6 +217,7 @@ export async function measureThroughput(options: {
     await sender.terminate();
     await server.stop();
     await queue.stop();
+    await enforcer.stop();
   }
   const memoryPeaks = memory?.stop() ?? sampleMemory(options.jvmPid).stop();
   let sustained = 0;

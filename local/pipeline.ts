@@ -7,10 +7,12 @@ import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { createAdminHandler } from "../functions/admin.ts";
 import { createEnforcerHandler, recordBudgetMs } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";
-import { createSweepRun, nextRun, SWEEP_TICK_MS } from "../functions/sweep.ts";
+import { createSweepRun, SWEEP_TICK_MS, type SweepRunRequest } from "../functions/sweep.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
+import { startEnforcerThread } from "./enforcer-thread.ts";
 import { type HttpLambda, serveLambdas } from "./lambda-http.ts";
 import { type SqsLambda, type SqsQueue, type SqsQueueOptions, sqsQueue } from "./sqs-queue.ts";
+import { startSweepTimer } from "./sweep-timer.ts";
 
 /**
  * The callback pipeline on one machine, wired exactly as in AWS: Twilio's callbacks reach the webhook Lambda handler
@@ -43,6 +45,12 @@ export interface LocalPipelineOptions {
   readonly sweepObservability?: Observability;
   /** Serves the admin API under /admin with this bearer token. */
   readonly adminToken?: string;
+  /**
+   * Runs the enforcer and the sweep in a worker thread of their own, so that they do not share the webhook's event
+   * loop (as in AWS, where they are other functions): `npm start` and the benchmark. On the system clock, with the
+   * built dependencies: not with `clock` or `enforcerDependencies`.
+   */
+  readonly thread?: boolean;
   /** Replaces or wraps the enforcer's dependencies: reliability tests inject faults into its stores and provider. */
   readonly enforcerDependencies?: (built: EnforcerDependencies) => EnforcerDependencies;
   /** Wraps the queue's consumer (the enforcer handler): reliability tests make whole invocations crash. */
@@ -62,20 +70,10 @@ export interface LocalPipeline {
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const clock = options.clock ?? systemClock;
-  const built = enforcerDependencies(options.stores, options.twilio, clock);
-  const enforcer = createEnforcerHandler(
-    options.enforcerDependencies?.(built) ?? built,
-    options.observability.enforcer,
-    {
-      recordBudgetMs: recordBudgetMs(options.twilio.video.timeoutMs ?? 5000),
-    },
-  );
-  const sweep = createSweepRun(
-    sweepDependencies(options.stores, options.twilio, clock),
-    options.sweepObservability ?? options.observability.enforcer,
-    options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs },
-  );
-  const consume: SqsLambda = (event, context) => enforcer(event, context);
+  const tickMs = options.sweepTickMs ?? SWEEP_TICK_MS;
+  const { consume, sweep, stopWork } = options.thread
+    ? await threadedWork(options, tickMs)
+    : inProcessWork(options, clock, tickMs);
   const queue = sqsQueue(options.consumer?.(consume) ?? consume, options.queue);
 
   // The webhook must know its public URL, which is known once the server listens.
@@ -116,48 +114,74 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     options.observability.webhook,
   );
 
-  // The timer never overlaps itself (each run schedules the next); the sweep's lease would make an overlap harmless
-  // anyway. As in AWS: a whole sweep every tick, reconciling once a minute (pointed at real Twilio, the local stack
-  // would otherwise make two REST requests a room at every tick), and a run for the deadlines alone when one read
-  // ahead passes between two ticks.
-  const tickMs = options.sweepTickMs ?? SWEEP_TICK_MS;
-  let sweeping: Promise<unknown> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let nextTickAt = clock.now() + tickMs;
-  const runTimed = async (deadlinesOnly: boolean) => {
-    const started = clock.now();
-    if (!deadlinesOnly) nextTickAt = started + tickMs;
-    let report: SweepReport | undefined;
-    try {
-      report = await sweep({ deadlinesOnly });
-    } catch (error) {
-      options.observability.enforcer.logger.error("sweep failed", error as Error);
-    }
-    if (stopped) return;
-    const now = clock.now();
-    const next = nextRun(report, now, nextTickAt - now, now - started);
-    timer = setTimeout(() => {
-      sweeping = runTimed(next.deadlinesOnly);
-    }, next.inMs);
-  };
-  if (options.sweepTimer) {
-    timer = setTimeout(() => {
-      sweeping = runTimed(false);
-    }, tickMs);
-  }
-
   return {
     webhookUrl,
     url: server.url,
     queue,
     sweep: () => sweep({ reconcile: true }),
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await sweeping;
       await server.stop();
       await queue.stop();
+      await stopWork();
     },
+  };
+}
+
+interface PipelineWork {
+  readonly consume: SqsLambda;
+  readonly sweep: (request: SweepRunRequest) => Promise<SweepReport>;
+  /** Stops the sweep's timer (waiting for a run under way) and whatever runs the work. */
+  readonly stopWork: () => Promise<void>;
+}
+
+/** The enforcer and the sweep on this thread's event loop: what tests drive, with their clocks and faults. */
+function inProcessWork(options: LocalPipelineOptions, clock: Clock, tickMs: number): PipelineWork {
+  const built = enforcerDependencies(options.stores, options.twilio, clock);
+  const enforcer = createEnforcerHandler(
+    options.enforcerDependencies?.(built) ?? built,
+    options.observability.enforcer,
+    {
+      recordBudgetMs: recordBudgetMs(options.twilio.video.timeoutMs ?? 5000),
+    },
+  );
+  const sweepObservability = options.sweepObservability ?? options.observability.enforcer;
+  const sweep = createSweepRun(
+    sweepDependencies(options.stores, options.twilio, clock),
+    sweepObservability,
+    options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs },
+  );
+  // As in AWS: a whole sweep every tick, reconciling once a minute (pointed at real Twilio, the local stack would
+  // otherwise make two REST requests a room at every tick), and a run for the deadlines alone when one passes.
+  const timer = options.sweepTimer
+    ? startSweepTimer(sweep, {
+        tickMs,
+        now: () => clock.now(),
+        onError: (error) => sweepObservability.logger.error("sweep failed", error as Error),
+      })
+    : undefined;
+  return {
+    consume: (event, context) => enforcer(event, context),
+    sweep,
+    stopWork: async () => {
+      await timer?.stop();
+    },
+  };
+}
+
+/** The enforcer and the sweep in a worker thread of their own (local/enforcer-thread.ts), as `npm start` runs them. */
+async function threadedWork(options: LocalPipelineOptions, tickMs: number): Promise<PipelineWork> {
+  if (options.clock !== undefined || options.enforcerDependencies !== undefined) {
+    throw new Error("a threaded pipeline runs on the system clock with the built dependencies");
+  }
+  const thread = await startEnforcerThread({
+    stores: options.stores,
+    twilio: options.twilio,
+    ...(options.sweepTimer ? { sweepTimer: { tickMs } } : {}),
+    ...(options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs }),
+  });
+  return {
+    consume: (event, context) => thread.enforce(event, context.getRemainingTimeInMillis()),
+    sweep: (request) => thread.sweep(request),
+    stopWork: () => thread.stop(),
   };
 }

@@ -126,6 +126,8 @@ try {
     sweepObservability: observability("sweep"),
     sweepTimer: true,
     reconcileEveryMs: sweep.reconcileEveryMs,
+    // The enforcer and the sweep on a thread of their own: the webhook's acknowledgements never wait behind them.
+    thread: true,
     adminToken,
   });
   stopPipeline = pipeline.stop;

@@ -55,6 +55,8 @@ export interface PipelineHarnessOptions {
   enforcerDependencies?: (built: EnforcerDependencies, names: TableNames) => EnforcerDependencies;
   /** Wraps the queue's consumer, the enforcer handler. */
   consumer?: (enforcer: SqsLambda) => SqsLambda;
+  /** The enforcer and the sweep in a worker thread of their own, as `npm start` runs them (system clock only). */
+  thread?: boolean;
   /** The sweep's timer, as `npm start` runs it: off unless asked for. */
   sweepTimer?: { readonly tickMs: number; readonly reconcileEveryMs?: number };
 }
@@ -75,7 +77,8 @@ export async function startPipelineHarness(options: PipelineHarnessOptions = {})
     stores,
     twilio,
     queue: { visibilityTimeoutMs: 20, maxReceiveCount: 3, ...options.queue },
-    clock,
+    ...(options.clock === undefined ? {} : { clock }),
+    ...(options.thread === true ? { thread: true } : {}),
     adminToken: ADMIN_TOKEN,
     observability: { webhook: observability("webhook"), enforcer: observability("enforcer") },
     ...(options.enforcerDependencies === undefined

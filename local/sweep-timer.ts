@@ -1,0 +1,43 @@
+import type { SweepReport } from "../core/sweep.ts";
+import { nextRun, type SweepRunRequest } from "../functions/sweep.ts";
+
+/**
+ * The sweep on a timer, as the deployed sweep function's loop runs it: a whole sweep every `tickMs` (reconciling
+ * at the run's own cadence), and a run for the deadlines alone when one read ahead passes between two ticks. Never
+ * overlaps itself: each run schedules the next.
+ */
+export function startSweepTimer(
+  run: (request: SweepRunRequest) => Promise<SweepReport>,
+  options: { readonly tickMs: number; readonly now: () => number; readonly onError: (error: unknown) => void },
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let nextTickAt = options.now() + options.tickMs;
+  const runTimed = async (deadlinesOnly: boolean) => {
+    const started = options.now();
+    if (!deadlinesOnly) nextTickAt = started + options.tickMs;
+    let report: SweepReport | undefined;
+    try {
+      report = await run({ deadlinesOnly });
+    } catch (error) {
+      options.onError(error);
+    }
+    if (stopped) return;
+    const now = options.now();
+    const next = nextRun(report, now, nextTickAt - now, now - started);
+    timer = setTimeout(() => {
+      running = runTimed(next.deadlinesOnly);
+    }, next.inMs);
+  };
+  timer = setTimeout(() => {
+    running = runTimed(false);
+  }, options.tickMs);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
