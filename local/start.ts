@@ -11,10 +11,11 @@ import { loadSweepConfig, loadTwilioConfig } from "../core/config.ts";
 import { tables } from "../core/tables.ts";
 import { observability } from "../functions/observability.ts";
 import { createTables, DynamoDbLocalStartError, PortInUseError, startDynamoDbLocal } from "./dynamodb.ts";
+import { type EmulatorThread, startEmulatorThread } from "./emulator-thread.ts";
 import { HANDSHAKE_FILE } from "./handshake.ts";
 import { JavaUnavailableError } from "./java.ts";
 import { startLocalPipeline } from "./pipeline.ts";
-import { startEmulator, type TwilioEmulator, twilioEnvironment } from "./twilio-emulator/index.ts";
+import { twilioEnvironment } from "./twilio-emulator/index.ts";
 
 const TABLE_PREFIX = "room-warden-local-";
 /** How stale the enforcer's pattern and limit rules may be: short, so a rule just written applies within seconds. */
@@ -104,14 +105,15 @@ const dynamo = await startDynamoDbLocal({
   throw error;
 });
 
-let emulator: TwilioEmulator | undefined;
+let emulator: EmulatorThread | undefined;
 let stopPipeline: () => Promise<void> = async () => {};
 try {
   const { client, names } = await createTables(dynamo.endpoint, TABLE_PREFIX);
   client.destroy();
   // Real Twilio when its credentials are configured (see README), the emulator otherwise.
   const realTwilio = process.env.TWILIO_ACCOUNT_SID !== undefined;
-  emulator = realTwilio ? undefined : await startEmulator({ port: emulatorPort });
+  // In a thread of its own, as the enforcer is: the webhook's event loop serves the webhook and the admin API only.
+  emulator = realTwilio ? undefined : await startEmulatorThread({ port: emulatorPort });
   const twilio = loadTwilioConfig(emulator === undefined ? process.env : twilioEnvironment(emulator));
   const sweep = loadSweepConfig(process.env);
   // A token the operator chose is a secret they already hold: it is never printed. A generated one is shown once.

@@ -78,7 +78,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Twil
 }
 
 /** The TWILIO_* configuration that points room-warden at this emulator, as environment variables. */
-export function twilioEnvironment(emulator: TwilioEmulator): Record<string, string> {
+export function twilioEnvironment(emulator: Pick<TwilioEmulator, "url" | "credentials">): Record<string, string> {
   return {
     TWILIO_ACCOUNT_SID: emulator.credentials.accountSid,
     TWILIO_AUTH_TOKEN: emulator.credentials.authToken,
