@@ -854,7 +854,7 @@ function renderSideBySide(
     ),
     "",
     "Bursts of 10 banned connects (10 identities, each exactly banned among the rules) sent at once by 10 concurrent",
-    "senders (a worker thread), after one unmeasured burst; the next burst once every kick of the last has landed.",
+    "senders (a worker thread), after three unmeasured bursts; the next burst once every kick of the last has landed.",
     "Kick: send (wall clock) → the emulator's receipt of the kick request. Ack: send → the answer (room-warden answers",
     "once the callback is queued, the plain function once it has kicked). The plain function checks the signature with",
     "the official `twilio` SDK, Scans the Rules table (all pages) and kicks inline with the SDK; it keeps no audit trail,",

@@ -15,7 +15,9 @@ import type { SQSEvent } from "aws-lambda";
 import { systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
 import type { CallbackQueue } from "../core/ports.ts";
+import { enforcerDependencies } from "../core/runtime.ts";
 import type { WebhookDependencies } from "../core/webhook.ts";
+import { createEnforcerHandler } from "../functions/enforcer.ts";
 import { type Observability, observability } from "../functions/observability.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
 import { startEnforcerThread } from "../local/enforcer-thread.ts";
@@ -67,6 +69,15 @@ export interface ThroughputResult {
   readonly criteria: string;
 }
 
+/** The enforcer handler on this event loop, with the thread's interface. */
+const inProcess = (handler: ReturnType<typeof createEnforcerHandler>) => ({
+  enforce: (event: SQSEvent, remainingMs: number) => {
+    const endsAt = Date.now() + remainingMs;
+    return handler(event, { getRemainingTimeInMillis: () => endsAt - Date.now() });
+  },
+  stop: async () => {},
+});
+
 /** Callbacks spread over this many rooms; no rule matches them: the common path (presence, session, room). */
 const ROOMS = 100;
 /** Callbacks sent before the steps, 10 at a time, not measured: JIT, connections, DynamoDB Local's first requests. */
@@ -83,6 +94,8 @@ export async function measureThroughput(options: {
   maxInFlight: number;
   jvmPid: number | undefined;
   log: (message: string) => void;
+  /** The enforcer in its own thread, as `npm start` runs it (default), or on the webhook's event loop. */
+  enforcerThread?: boolean;
 }): Promise<ThroughputResult> {
   const { stores, twilio, rates, stepMs, maxInFlight, log } = options;
 
@@ -96,7 +109,10 @@ export async function measureThroughput(options: {
     Number((JSON.parse(body) as { form: { SequenceNumber: string } }).form.SequenceNumber);
 
   // As `npm start` runs it: the enforcer in a thread of its own, off the webhook's event loop.
-  const enforcer = await startEnforcerThread({ stores, twilio });
+  const enforcer =
+    options.enforcerThread === false
+      ? inProcess(createEnforcerHandler(enforcerDependencies(stores, twilio), quietObservability("enforcer")))
+      : await startEnforcerThread({ stores, twilio });
   const queue = sqsQueue(async (event: SQSEvent, context) => {
     const result = await enforcer.enforce(event, context.getRemainingTimeInMillis());
     const at = now();

@@ -28,13 +28,16 @@ export async function startEmulatorThread(options: { readonly port: number }): P
     if (started.name === "PortInUseError") throw new PortInUseError(options.port, { host: "127.0.0.1" });
     throw new Error(`the Twilio emulator did not start: ${started.message}`);
   }
+  let stopping: Promise<void> | undefined;
   return {
     url: started.url,
     credentials: started.credentials,
-    async stop() {
-      const stopped = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-      worker.postMessage("stop");
-      await stopped;
+    stop() {
+      stopping ??= new Promise<void>((resolve) => {
+        worker.once("exit", () => resolve());
+        worker.postMessage("stop");
+      });
+      return stopping;
     },
   };
 }

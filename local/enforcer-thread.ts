@@ -58,6 +58,7 @@ export async function startEnforcerThread(options: EnforcerThreadOptions): Promi
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       worker.postMessage({ ...request, id }, transfer);
     });
+  let stopping: Promise<void> | undefined;
   await new Promise<void>((resolve, reject) => {
     worker.once("online", resolve);
     worker.once("error", reject);
@@ -66,10 +67,14 @@ export async function startEnforcerThread(options: EnforcerThreadOptions): Promi
     enforce: (event, remainingMs) =>
       call<SQSBatchResponse>({ type: "enforce", event, endsAt: Date.now() + remainingMs } as Omit<Request, "id">),
     sweep: (request) => call<SweepReport>({ type: "sweep", request } as Omit<Request, "id">),
-    async stop() {
-      await call<void>({ type: "stop" } as Omit<Request, "id">).catch(() => undefined);
-      await worker.terminate();
-      await exited;
+    stop() {
+      // Once: a second stop waits for the first rather than calling a thread that is gone.
+      stopping ??= (async () => {
+        await call<void>({ type: "stop" } as Omit<Request, "id">).catch(() => undefined);
+        await worker.terminate();
+        await exited;
+      })();
+      return stopping;
     },
   };
 }

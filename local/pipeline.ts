@@ -114,15 +114,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     options.observability.webhook,
   );
 
+  let stopping: Promise<void> | undefined;
   return {
     webhookUrl,
     url: server.url,
     queue,
     sweep: () => sweep({ reconcile: true }),
-    async stop() {
-      await server.stop();
-      await queue.stop();
-      await stopWork();
+    stop() {
+      // Once: stopping again waits for the first stop.
+      stopping ??= (async () => {
+        await server.stop();
+        await queue.stop();
+        await stopWork();
+      })();
+      return stopping;
     },
   };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { auditEntryIds } from "../core/audit.ts";
 import { manualClock } from "../core/clock.ts";
+import { observability } from "../functions/observability.ts";
 import { startLocalPipeline } from "../local/pipeline.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
@@ -52,4 +53,21 @@ it("refuses a clock of the test's own: the thread runs on the system clock", asy
       observability: { webhook: undefined as never, enforcer: undefined as never },
     }),
   ).rejects.toThrow("system clock");
+});
+
+it("stops once, however often it is told to", async () => {
+  const pipeline = await startLocalPipeline({
+    stores: h.stores,
+    twilio: h.twilio,
+    thread: true,
+    observability: { webhook: observability("webhook"), enforcer: observability("enforcer") },
+  });
+  const stops = await Promise.race([
+    Promise.all([pipeline.stop(), pipeline.stop()])
+      .then(() => pipeline.stop())
+      .then(() => "stopped"),
+    new Promise((resolve) => setTimeout(() => resolve("hung"), 10_000)),
+  ]);
+  expect(stops).toBe("stopped");
+  await expect(fetch(pipeline.webhookUrl, { method: "POST" })).rejects.toThrow();
 });
