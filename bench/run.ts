@@ -619,7 +619,12 @@ function render(r: Record<string, unknown>): string {
     "Clock: the emulator's `Date.now()` (ms) for both the callback log and the REST request log. The emulator logs a",
     "callback's `at` when its delivery *finished*, and delivers callbacks one at a time across all rooms, so a callback's",
     "send time is taken as the later of its event `Timestamp` and the previous callback's `at`. The serial delivery is",
-    "an emulator property (Twilio sends in parallel), so at 100 rooms the webhook sees the joins spread out.",
+    "an emulator property (Twilio sends in parallel), so at 100 rooms the webhook sees the joins spread out. With the",
+    "enforcer in a thread of its own (as `npm start` runs it) the emulator delivers as fast as the webhook answers, and",
+    "100 banned joins are a real burst on DynamoDB Local, which writes one item at a time: these figures are that",
+    "machine's, and section 2b compares them with their floor. (With the enforcer on the webhook's event loop, as before,",
+    "its work paced the emulator's deliveries and the same run showed tens of ms: a figure of the shared loop, not of",
+    "room-warden.)",
     "",
   );
   out.push(...renderSideBySide(sbs, hundred, plainBundle, webhookBundle));
