@@ -244,6 +244,16 @@ try {
     tag: "f",
   });
   log(`  100 at once: room-warden kick p99 ${hundred?.kick.p99} ms, floor p99 ${floor.p99} ms`);
+  // The same floor at a burst's 10: what DynamoDB Local and the emulator alone take for 10 banned connects at once.
+  const floorOfBurst = await measureFloor({
+    emulator,
+    client: floorTables.client,
+    tables: floorTables.names,
+    concurrency: 10,
+    rounds: SIDE_BY_SIDE_BURSTS,
+    tag: "b",
+  });
+  log(`  floor of a burst of 10: p50/p99 ${floorOfBurst.p50}/${floorOfBurst.p99} ms`);
 
   log(
     `2c time limits: ${LATENESS.participants} participants under a ${LATENESS.limitSeconds} s limit, the sweep on its own timer`,
@@ -365,6 +375,7 @@ try {
     bundles: bundles ?? `not measured: ${ESBUILD} not found (npm run typecheck installs it)`,
     sideBySide,
     hundredAtOnce: { roomWarden: hundred, floor },
+    floorOfBurst,
     lateness,
     ...(plainBundle === undefined ? {} : { plainBundle }),
     durationSeconds: 0,
@@ -496,6 +507,7 @@ function render(r: Record<string, unknown>): string {
   const hundred = r.hundredAtOnce as { roomWarden: SideBySideRow; floor: Summary } | undefined;
   const plainBundle = r.plainBundle as BundleResult | undefined;
   const lateness = r.lateness as DeadlineLateness | undefined;
+  const floorOfBurst = r.floorOfBurst as Summary | undefined;
   const banned = capacity.events.find((e) => e.roundTripsBeforeKick !== undefined);
   const typical = costs.filter((c) => !c.event.includes("ban") && !c.event.includes("time limit"));
   const mix = (key: "batchOf1" | "batchOf10") =>
@@ -627,7 +639,7 @@ function render(r: Record<string, unknown>): string {
     "room-warden.)",
     "",
   );
-  out.push(...renderSideBySide(sbs, hundred, plainBundle, webhookBundle));
+  out.push(...renderSideBySide(sbs, hundred, plainBundle, webhookBundle, floorOfBurst));
   if (lateness !== undefined) {
     out.push(
       "## 2c. Time limits: kick request − deadline, ms",
@@ -847,6 +859,7 @@ function renderSideBySide(
   hundred: { roomWarden: SideBySideRow; floor: Summary } | undefined,
   plain: BundleResult | undefined,
   webhook: BundleResult | undefined,
+  floorOfBurst: Summary | undefined,
 ): string[] {
   if (rows.length === 0) return [];
   const s = (x: Summary) => `${x.p50} / ${x.p99} (max ${x.max}, n=${x.n})`;
@@ -867,6 +880,12 @@ function renderSideBySide(
     "process: room-warden's local stack (webhook → in-process SQS FIFO → enforcer, rule cache 10 s as deployed) and the",
     "plain function behind the same function URL stand-in.",
     "",
+    ...(floorOfBurst === undefined
+      ? []
+      : [
+          `Floor of a burst of 10 (the requests room-warden makes before a kick, with nothing of room-warden's, 10 chains at once): p50 ${floorOfBurst.p50} / p99 ${floorOfBurst.p99} ms. DynamoDB Local writes one item at a time, so the burst's writes queue: room-warden writes presence and the write-ahead entry before each kick, the plain function writes nothing (and keeps no audit trail).`,
+          "",
+        ]),
     ...(hundred === undefined
       ? []
       : [
