@@ -3,10 +3,9 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { inParallel } from "../core/concurrency.ts";
 
 /**
- * Processes an SQS FIFO batch one message group at a time per group, the groups side by side (at most `concurrency`
- * at once): a group's records strictly in order, each group with Powertools' FIFO processor, so that a failure fails
- * its own group's remainder and nothing else. One identity's slow kick no longer holds up the other identities'
- * records of the batch.
+ * Processes an SQS FIFO batch by message group: the groups side by side (at most `concurrency` at once), each
+ * group's records strictly in order through Powertools' FIFO processor, so that a failure fails its own group's
+ * remainder and nothing else. One identity's slow kick no longer holds up the other identities' records of the batch.
  */
 export async function processFifoGroups(
   event: SQSEvent,
