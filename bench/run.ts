@@ -280,6 +280,10 @@ try {
     `  lateness p50/p99/max ${lateness.lateness.p50}/${lateness.lateness.p99}/${lateness.lateness.max} ms (min ${lateness.lateness.min})`,
   );
 
+  // The pipelines' threads are not needed after here: stopped, so that they hold no memory or CPU in later phases.
+  await sbsPipeline.stop();
+  await pipeline.stop();
+
   log(`3/6 DynamoDB capacity per event (${CAPACITY_SAMPLES} each)`);
   const capacity = await measureCapacity({
     endpoint: dynamo.endpoint,
