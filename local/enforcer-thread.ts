@@ -8,12 +8,10 @@ import { parentPort, type Transferable, Worker, workerData } from "node:worker_t
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
-import { enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
 import type { SweepReport } from "../core/sweep.ts";
-import { createEnforcerHandler, recordBudgetMs } from "../functions/enforcer.ts";
 import { observability } from "../functions/observability.ts";
-import { createSweepRun, type SweepRunRequest } from "../functions/sweep.ts";
-import { startSweepTimer } from "./sweep-timer.ts";
+import type { SweepRunRequest } from "../functions/sweep.ts";
+import { startWork } from "./work.ts";
 
 export interface EnforcerThreadOptions {
   readonly stores: StoreConfig;
@@ -79,39 +77,25 @@ export async function startEnforcerThread(options: EnforcerThreadOptions): Promi
   };
 }
 
-/** The thread's side: the handlers built from the same configuration as in-process, on the system clock. */
+/** The thread's side: the work built as in-process (local/work.ts), on the system clock. */
 function serve(port: NonNullable<typeof parentPort>, options: EnforcerThreadOptions): void {
-  const enforcer = createEnforcerHandler(
-    enforcerDependencies(options.stores, options.twilio),
-    observability("enforcer"),
-    { recordBudgetMs: recordBudgetMs(options.twilio.video.timeoutMs ?? 5000) },
-  );
-  const sweepObservability = observability("sweep");
-  const sweep = createSweepRun(
-    sweepDependencies(options.stores, options.twilio, systemClock),
-    sweepObservability,
-    options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs },
-  );
-  const timer =
-    options.sweepTimer === undefined
-      ? undefined
-      : startSweepTimer(sweep, {
-          tickMs: options.sweepTimer.tickMs,
-          now: () => systemClock.now(),
-          onError: (error) => sweepObservability.logger.error("sweep failed", error as Error),
-        });
+  const work = startWork({
+    ...options,
+    clock: systemClock,
+    observability: { enforcer: observability("enforcer"), sweep: observability("sweep") },
+  });
   port.on("message", async (request: Request) => {
     const reply = (result: unknown) => port.postMessage({ id: request.id, result } satisfies Reply);
     try {
       switch (request.type) {
         case "enforce":
-          reply(await enforcer(request.event, { getRemainingTimeInMillis: () => request.endsAt - Date.now() }));
+          reply(await work.enforce(request.event, { getRemainingTimeInMillis: () => request.endsAt - Date.now() }));
           return;
         case "sweep":
-          reply(await sweep({ reconcile: true, ...request.request }));
+          reply(await work.sweep(request.request));
           return;
         case "stop":
-          await timer?.stop();
+          await work.stop();
           reply(undefined);
           return;
       }

@@ -1,18 +1,17 @@
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
 import type { EnforcerDependencies } from "../core/enforcer.ts";
-import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
+import { adminDependencies } from "../core/runtime.ts";
 import type { SweepReport } from "../core/sweep.ts";
 import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { createAdminHandler } from "../functions/admin.ts";
-import { createEnforcerHandler, recordBudgetMs } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";
-import { createSweepRun, SWEEP_TICK_MS, type SweepRunRequest } from "../functions/sweep.ts";
+import { SWEEP_TICK_MS, type SweepRunRequest } from "../functions/sweep.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
 import { startEnforcerThread } from "./enforcer-thread.ts";
 import { type HttpLambda, serveLambdas } from "./lambda-http.ts";
 import { type SqsLambda, type SqsQueue, type SqsQueueOptions, sqsQueue } from "./sqs-queue.ts";
-import { startSweepTimer } from "./sweep-timer.ts";
+import { startWork } from "./work.ts";
 
 /**
  * The callback pipeline on one machine, wired exactly as in AWS: Twilio's callbacks reach the webhook Lambda handler
@@ -141,36 +140,19 @@ interface PipelineWork {
 
 /** The enforcer and the sweep on this thread's event loop: what tests drive, with their clocks and faults. */
 function inProcessWork(options: LocalPipelineOptions, clock: Clock, tickMs: number): PipelineWork {
-  const built = enforcerDependencies(options.stores, options.twilio, clock);
-  const enforcer = createEnforcerHandler(
-    options.enforcerDependencies?.(built) ?? built,
-    options.observability.enforcer,
-    {
-      recordBudgetMs: recordBudgetMs(options.twilio.video.timeoutMs ?? 5000),
+  const work = startWork({
+    stores: options.stores,
+    twilio: options.twilio,
+    clock,
+    observability: {
+      enforcer: options.observability.enforcer,
+      sweep: options.sweepObservability ?? options.observability.enforcer,
     },
-  );
-  const sweepObservability = options.sweepObservability ?? options.observability.enforcer;
-  const sweep = createSweepRun(
-    sweepDependencies(options.stores, options.twilio, clock),
-    sweepObservability,
-    options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs },
-  );
-  // As in AWS: a whole sweep every tick, reconciling once a minute (pointed at real Twilio, the local stack would
-  // otherwise make two REST requests a room at every tick), and a run for the deadlines alone when one passes.
-  const timer = options.sweepTimer
-    ? startSweepTimer(sweep, {
-        tickMs,
-        now: () => clock.now(),
-        onError: (error) => sweepObservability.logger.error("sweep failed", error as Error),
-      })
-    : undefined;
-  return {
-    consume: (event, context) => enforcer(event, context),
-    sweep,
-    stopWork: async () => {
-      await timer?.stop();
-    },
-  };
+    ...(options.sweepTimer ? { sweepTimer: { tickMs } } : {}),
+    ...(options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs }),
+    ...(options.enforcerDependencies === undefined ? {} : { enforcerDependencies: options.enforcerDependencies }),
+  });
+  return { consume: work.enforce, sweep: work.sweep, stopWork: work.stop };
 }
 
 /** The enforcer and the sweep in a worker thread of their own (local/enforcer-thread.ts), as `npm start` runs them. */

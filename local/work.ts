@@ -1,0 +1,67 @@
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Clock } from "../core/clock.ts";
+import type { StoreConfig, TwilioConfig } from "../core/config.ts";
+import type { EnforcerDependencies } from "../core/enforcer.ts";
+import { enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
+import type { SweepReport } from "../core/sweep.ts";
+import { createEnforcerHandler, recordBudgetMs } from "../functions/enforcer.ts";
+import type { Observability } from "../functions/observability.ts";
+import { createSweepRun, type SweepRunRequest } from "../functions/sweep.ts";
+import { startSweepTimer } from "./sweep-timer.ts";
+
+export interface WorkOptions {
+  readonly stores: StoreConfig;
+  readonly twilio: TwilioConfig;
+  readonly clock: Clock;
+  readonly observability: { readonly enforcer: Observability; readonly sweep: Observability };
+  /** Runs the sweep on its own timer; absent: only when asked. */
+  readonly sweepTimer?: { readonly tickMs: number };
+  readonly reconcileEveryMs?: number;
+  /** Replaces or wraps the enforcer's dependencies (tests' faults). */
+  readonly enforcerDependencies?: (built: EnforcerDependencies) => EnforcerDependencies;
+}
+
+/** The local stack's work: the enforcer handler and the sweep, built as the deployed functions build theirs. */
+export interface Work {
+  enforce(event: SQSEvent, context: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse>;
+  sweep(request: SweepRunRequest): Promise<SweepReport>;
+  /** Stops the sweep's timer, waiting for a run under way. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the work on whichever thread calls it: the main one for tests (their clocks and faults), the enforcer's
+ * thread under `npm start` (local/enforcer-thread.ts).
+ */
+export function startWork(options: WorkOptions): Work {
+  const built = enforcerDependencies(options.stores, options.twilio, options.clock);
+  const enforce = createEnforcerHandler(
+    options.enforcerDependencies?.(built) ?? built,
+    options.observability.enforcer,
+    {
+      recordBudgetMs: recordBudgetMs(options.twilio.video.timeoutMs ?? 5000),
+    },
+  );
+  const sweep = createSweepRun(
+    sweepDependencies(options.stores, options.twilio, options.clock),
+    options.observability.sweep,
+    options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs },
+  );
+  // As in AWS: a whole sweep every tick, reconciling once a minute (pointed at real Twilio, the local stack would
+  // otherwise make two REST requests a room at every tick), and a run for the deadlines alone when one passes.
+  const timer =
+    options.sweepTimer === undefined
+      ? undefined
+      : startSweepTimer(sweep, {
+          tickMs: options.sweepTimer.tickMs,
+          now: () => options.clock.now(),
+          onError: (error) => options.observability.sweep.logger.error("sweep failed", error as Error),
+        });
+  return {
+    enforce,
+    sweep,
+    stop: async () => {
+      await timer?.stop();
+    },
+  };
+}
