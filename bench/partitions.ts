@@ -72,10 +72,12 @@ export function capacityModel(
 ): CapacityModel {
   const perCallback: Record<string, number> = {};
   let kicksPerCallback = 0;
+  let queuedPerCallback = 0;
   for (const [event, share] of Object.entries(scenario.mix)) {
     const cost = events.find((e) => e.event === event);
     if (cost === undefined) throw new Error(`the capacity run measured no event "${event}"`);
     if (cost.roundTripsBeforeKick !== undefined) kicksPerCallback += share;
+    if (cost.recordedByWebhook !== true) queuedPerCallback += share;
     for (const [key, units] of Object.entries(cost.writesByKey))
       perCallback[key] = (perCallback[key] ?? 0) + share * units;
   }
@@ -111,11 +113,13 @@ export function capacityModel(
       how,
     };
   });
-  // The webhook sends one message per queued callback; Lambda's pollers receive and delete in batches.
+  // The webhook sends one message per queued callback (disconnects it records itself); Lambda's pollers receive and
+  // delete in batches.
+  const queued = callbacksPerSecond * queuedPerCallback;
   const queue = [
-    { action: "SendMessage", perSecond: callbacksPerSecond },
-    { action: "ReceiveMessage", perSecond: callbacksPerSecond / enforcerBatch },
-    { action: "DeleteMessageBatch", perSecond: callbacksPerSecond / enforcerBatch },
+    { action: "SendMessage", perSecond: queued },
+    { action: "ReceiveMessage", perSecond: queued / enforcerBatch },
+    { action: "DeleteMessageBatch", perSecond: queued / enforcerBatch },
     { action: "one message group (identity)", perSecond: KEY_ASSUMPTIONS.identityCallbacksPerSecond },
   ].map((row) => {
     const quota = row.action.startsWith("one") ? FIFO_PER_GROUP_TPS : FIFO_HIGH_THROUGHPUT_TPS;

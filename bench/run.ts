@@ -427,17 +427,25 @@ function costOf(event: EventCost, webhookMs: number) {
     perMillion(event.writeUnits, PRICES.dynamoWriteRequestUnitPerMillion) +
     perMillion(event.readUnits, PRICES.dynamoReadRequestUnitPerMillion);
   // The webhook is on a function URL: Lambda's own charges only, no API Gateway request.
-  const webhook = PRICES.lambdaRequestPerMillion + gbs(WEBHOOK_GB, webhookMs);
+  const webhook =
+    PRICES.lambdaRequestPerMillion +
+    gbs(WEBHOOK_GB, event.recordedByWebhook === true ? webhookMs + event.enforceMs : webhookMs);
   // One record an invocation; in a full batch the identities run side by side, and the batch's measured wall time is
   // shared by its 10 callbacks (where not measured, each record is charged its own time, an upper bound).
   const enforcerDuration = gbs(ENFORCER_GB, event.enforceMs);
   const batchDuration = event.batchOf10Ms === undefined ? enforcerDuration : gbs(ENFORCER_GB, event.batchOf10Ms) / 10;
-  // Batches of 1 (every message its own receive, delete and invocation) vs full batches of 10.
-  const sqs = { batchOf1: 3 * PRICES.sqsFifoRequestPerMillion, batchOf10: 1.2 * PRICES.sqsFifoRequestPerMillion };
-  const enforcer = {
-    batchOf1: PRICES.lambdaRequestPerMillion + enforcerDuration,
-    batchOf10: PRICES.lambdaRequestPerMillion / 10 + batchDuration,
-  };
+  // Batches of 1 (every message its own receive, delete and invocation) vs full batches of 10. A disconnect is
+  // recorded by the webhook, which waits for its writes: no queue, no enforcer, a longer webhook invocation.
+  const recorded = event.recordedByWebhook === true;
+  const sqs = recorded
+    ? { batchOf1: 0, batchOf10: 0 }
+    : { batchOf1: 3 * PRICES.sqsFifoRequestPerMillion, batchOf10: 1.2 * PRICES.sqsFifoRequestPerMillion };
+  const enforcer = recorded
+    ? { batchOf1: 0, batchOf10: 0 }
+    : {
+        batchOf1: PRICES.lambdaRequestPerMillion + enforcerDuration,
+        batchOf10: PRICES.lambdaRequestPerMillion / 10 + batchDuration,
+      };
   return {
     event: event.event,
     dynamo: round(dynamo, 3),
@@ -747,8 +755,10 @@ function render(r: Record<string, unknown>): string {
     "SQS FIFO $0.50 / M requests (send + receive + delete per message; a full batch of 10 shares one receive and one",
     "delete). The webhook is on a Lambda function URL (no API Gateway request; HTTP API would add $1.00 / M). Lambda",
     "durations: webhook = the measured ack p50 (alone) at 256 MB, enforcer = the measured enforce time per record at",
-    "512 MB, or for full batches the measured time of 10 identities enforced side by side shared by the 10 (connects and",
-    "disconnects; the other kinds are charged a record's own time each, an upper bound), rounded up to the ms; DynamoDB Local is",
+    "512 MB, or for full batches the measured time of 10 identities enforced side by side shared by the 10 (connects;",
+    "the other kinds are charged a record's own time each, an upper bound), rounded up to the ms. Disconnects are",
+    "recorded by the webhook itself (core/disconnects.ts): no queue message and no enforcer, and the webhook's time",
+    "adds the measured recording; DynamoDB Local is",
     "faster than AWS, so durations are low. Units: a read that finds nothing is counted at DynamoDB's minimum (0.5 RRU,",
     "1 if strongly consistent), which DynamoDB Local reports as 0, and a refused conditional write at 1 WRU. Connects",
     "are measured in one room of 20 through one warm container, which marks the room in progress once. The mix is half",

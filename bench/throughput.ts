@@ -4,7 +4,7 @@
  * shed and counted), sent from a worker thread (load-sender.ts) to the local stack wired as local/pipeline.ts wires
  * it — the deployed webhook and enforcer handlers behind the API Gateway and SQS FIFO stand-ins — with two hooks:
  * the webhook's queue is wrapped to note when each callback is enqueued, and the queue's consumer is wrapped to note
- * when the enforcer has finished it.
+ * when the enforcer has finished it; a disconnect, which the webhook records itself, is done when it is answered.
  */
 
 import { performance } from "node:perf_hooks";
@@ -16,7 +16,7 @@ import { systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
 import type { CallbackQueue } from "../core/ports.ts";
 import { enforcerDependencies } from "../core/runtime.ts";
-import type { WebhookDependencies } from "../core/webhook.ts";
+import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { createEnforcerHandler } from "../functions/enforcer.ts";
 import { type Observability, observability } from "../functions/observability.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
@@ -134,20 +134,37 @@ export async function measureThroughput(options: {
   };
   let webhook: HttpLambda | undefined;
   const server = await serveLambdas({
-    [WEBHOOK_PATH]: (event) => {
+    [WEBHOOK_PATH]: async (event) => {
       if (webhook === undefined) throw new Error("the webhook is not ready");
-      return webhook(event);
+      const answer = await webhook(event);
+      // A disconnect is recorded by the webhook itself, not queued: processed when answered.
+      const form = new URLSearchParams(
+        event.isBase64Encoded ? Buffer.from(event.body ?? "", "base64").toString("utf8") : (event.body ?? ""),
+      );
+      if (answer.statusCode === 204 && form.get("StatusCallbackEvent") === "participant-disconnected") {
+        const index = Number(form.get("SequenceNumber"));
+        if (enqueuedAt[index] === undefined) {
+          enqueuedAt[index] = doneAt[index] = now();
+          enqueued += 1;
+          processed += 1;
+        }
+      }
+      return answer;
     },
   });
   const url = `${server.url}${WEBHOOK_PATH}`;
-  const deps: WebhookDependencies = {
-    accountSid: twilio.accountSid,
-    authToken: twilio.authToken,
-    publicUrl: url,
-    queue: noting,
-    clock: systemClock,
-  };
-  webhook = createWebhookHandler(deps, quietObservability("webhook"));
+  const built = webhookDependencies(
+    {
+      accountSid: twilio.accountSid,
+      authToken: twilio.authToken,
+      publicUrl: url,
+      sessionsTable: stores.tables.Sessions,
+      ...(stores.dynamoEndpoint === undefined ? {} : { dynamoEndpoint: stores.dynamoEndpoint }),
+    },
+    noting,
+    systemClock,
+  );
+  webhook = createWebhookHandler(built, quietObservability("webhook"));
   const senderInput: LoadSenderInput = {
     url,
     accountSid: twilio.accountSid,

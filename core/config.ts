@@ -107,6 +107,8 @@ const webhookEnvironment = z.object({
     ),
   ),
   CALLBACK_QUEUE_URL: z.optional(nonEmpty("the callback queue's URL")),
+  SESSIONS_TABLE: nonEmpty("the Sessions table's name (disconnects are recorded there)"),
+  DYNAMODB_ENDPOINT: z.optional(z.url({ error: "expected a URL, e.g. http://127.0.0.1:8000" })),
 });
 
 export interface WebhookConfig {
@@ -116,6 +118,10 @@ export interface WebhookConfig {
   readonly publicUrl?: string;
   /** Absent locally, where the queue is in-process. */
   readonly queueUrl?: string;
+  /** Where disconnects are recorded (core/disconnects.ts). */
+  readonly sessionsTable: string;
+  /** DynamoDB Local, when set. */
+  readonly dynamoEndpoint?: string;
 }
 
 export function loadWebhookConfig(env: Environment): WebhookConfig {
@@ -125,6 +131,8 @@ export function loadWebhookConfig(env: Environment): WebhookConfig {
     authToken: config.TWILIO_AUTH_TOKEN,
     ...(config.WEBHOOK_PUBLIC_URL === undefined ? {} : { publicUrl: config.WEBHOOK_PUBLIC_URL }),
     ...(config.CALLBACK_QUEUE_URL === undefined ? {} : { queueUrl: config.CALLBACK_QUEUE_URL }),
+    sessionsTable: config.SESSIONS_TABLE,
+    ...(config.DYNAMODB_ENDPOINT === undefined ? {} : { dynamoEndpoint: config.DYNAMODB_ENDPOINT }),
   };
 }
 

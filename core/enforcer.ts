@@ -2,10 +2,19 @@ import { z } from "zod";
 import { type AuditEntry, auditEntryIds, type KickEntry, type KickOutcome, type Trigger } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 import { type Action, decide } from "./decide.ts";
+import { recordDisconnect } from "./disconnects.ts";
 import { AuditEntryExistsError, AuditEntryFinalizedError } from "./errors.ts";
 import { isParticipantEvent, type ParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
 import type { AuditLog, SessionStore } from "./ports.ts";
-import { findSession, forgettable, isLive, type PresenceUpdate, presenceChange, type Session } from "./presence.ts";
+import {
+  findSession,
+  forgettable,
+  isLive,
+  type Presence,
+  type PresenceUpdate,
+  presenceChange,
+  type Session,
+} from "./presence.ts";
 import type { RuleSource } from "./rule-source.ts";
 import { type Rule, ruleRef } from "./rules.ts";
 import type { CallBudget, VideoProvider } from "./video.ts";
@@ -75,6 +84,8 @@ const FORGET_AFTER_MS = 24 * 3600 * 1000;
  *    record dry-run decisions;
  * 4. then set or clear deadlines and track the session;
  * 5. tidy presence.
+ * A disconnect decides nothing and is recorded as the webhook records it (core/disconnects.ts); it reaches the queue
+ * only when the webhook could not store it.
  * A failed kick is finalised `failed` and the whole callback throws KickFailedError, so that the queue delivers it
  * again; the next delivery reopens the entry and tries once more. Every step is idempotent: a replay re-decides the
  * same actions and finds their audit entries, so nobody is kicked twice and no entry is written twice.
@@ -95,6 +106,12 @@ export async function enforceCallback(
     return { event: event.type, applied: true, kicks: [] };
   }
   if (!isParticipantEvent(event)) return { event: event.type, applied: false, kicks: [] };
+  if (event.type === "participant-disconnected") {
+    // Queued only when the webhook could not record it itself: the same writes, and no rules to read.
+    const update = await recordDisconnect(event, deps.sessions);
+    await tidy(update.presence, deps);
+    return { event: event.type, applied: update.applied, kicks: [] };
+  }
 
   const [recorded, rules] = await Promise.all([
     deps.sessions.record(presenceChange(event)),
@@ -130,14 +147,19 @@ export async function enforceCallback(
     track(event, update, actions, deps),
   ]);
 
-  const stale = forgettable(update.presence, deps.clock.now() - FORGET_AFTER_MS);
-  if (stale.sessions.length > 0 || stale.roomSids.length > 0) {
-    await deps.sessions.forget(update.presence, deps.clock.now() - FORGET_AFTER_MS);
-  }
+  await tidy(update.presence, deps);
 
   const failures = kicks.filter((kick) => kick.outcome === "failed");
   if (failures.length > 0) throw new KickFailedError(failures);
   return { event: event.type, applied: update.applied, kicks };
+}
+
+/** Drops the sessions that ended long ago from presence, when there are any. */
+async function tidy(presence: Presence, deps: EnforcerDependencies): Promise<void> {
+  const stale = forgettable(presence, deps.clock.now() - FORGET_AFTER_MS);
+  if (stale.sessions.length > 0 || stale.roomSids.length > 0) {
+    await deps.sessions.forget(presence, deps.clock.now() - FORGET_AFTER_MS);
+  }
 }
 
 /**

@@ -1,14 +1,16 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type Clock, systemClock } from "./clock.ts";
 import type { WebhookConfig } from "./config.ts";
+import { createDocumentClient } from "./dynamo/client.ts";
+import { dynamoSessionStore } from "./dynamo/session-store.ts";
 import type { CallbackQueue } from "./ports.ts";
 import { sqsCallbackQueue } from "./sqs/callback-queue.ts";
 import type { WebhookDependencies } from "./webhook.ts";
 
 /**
  * The webhook's composition root, apart from `runtime.ts` so that the webhook's bundle holds the signature check,
- * the callback schemas and the queue client, and none of the stores, rules or Twilio client it does not use.
- * Locally the queue is the in-process one.
+ * the callback schemas, the queue client and the session store it records disconnects in, and none of the rules,
+ * audit or Twilio client it does not use. Locally the queue is the in-process one.
  */
 export function webhookDependencies(
   config: WebhookConfig,
@@ -18,11 +20,19 @@ export function webhookDependencies(
   const callbacks =
     queue ?? (config.queueUrl === undefined ? undefined : sqsCallbackQueue(new SQSClient({}), config.queueUrl));
   if (callbacks === undefined) throw new Error("the webhook needs CALLBACK_QUEUE_URL or an in-process queue");
+  // Twilio waits ~15 s and the function 10 s: a store that does not answer soon is given up for the queue, which
+  // records the disconnect later, rather than held until the function times out and the callback is lost.
+  const client = createDocumentClient({
+    requestTimeoutMs: 1000,
+    maxAttempts: 2,
+    ...(config.dynamoEndpoint === undefined ? {} : { endpoint: config.dynamoEndpoint }),
+  });
   return {
     accountSid: config.accountSid,
     authToken: config.authToken,
     ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
     queue: callbacks,
+    sessions: dynamoSessionStore(client, config.sessionsTable),
     clock,
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Clock } from "./clock.ts";
+import { type DisconnectStore, recordDisconnect } from "./disconnects.ts";
 import type { CallbackEnvelope } from "./enforcer.ts";
 import { type FieldIssue, ValidationError } from "./errors.ts";
 import { isParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
@@ -7,8 +8,9 @@ import type { CallbackQueue } from "./ports.ts";
 import { isValidSignature, type SignedParams } from "./twilio/signature.ts";
 
 /**
- * Receiving a status callback: verify, parse, hand to the durable queue, answer. Nothing is stored and nothing is
- * decided here, so the answer comes in milliseconds, well inside the ~15 s Twilio waits.
+ * Receiving a status callback: verify, parse, hand to the durable queue or, for a disconnect, which decides nothing,
+ * record it (core/disconnects.ts), answer. Nothing is decided here, so the answer comes in milliseconds, well inside
+ * the ~15 s Twilio waits.
  */
 
 /** The HTTP request, free of any Lambda type: header names lower-case, body already decoded. */
@@ -39,11 +41,21 @@ export interface WebhookDependencies {
    */
   readonly publicUrl?: string;
   readonly queue: CallbackQueue;
+  /** Where disconnects are recorded; one that cannot be stored there is queued instead. */
+  readonly sessions: DisconnectStore;
   readonly clock: Clock;
 }
 
 export type CallbackResult =
-  | { readonly status: 204; readonly outcome: "queued"; readonly event: StatusEvent["type"] }
+  | {
+      readonly status: 204;
+      readonly outcome: "queued";
+      readonly event: StatusEvent["type"];
+      /** A disconnect queued because the store refused it (throttled, timed out): the enforcer records it. */
+      readonly notRecorded?: Error;
+    }
+  /** A disconnect, stored before the answer: nothing is queued for it. */
+  | { readonly status: 204; readonly outcome: "recorded"; readonly event: "participant-disconnected" }
   /** A callback room-warden does not act on (unknown event, track or recording): acknowledged and counted. */
   | { readonly status: 204; readonly outcome: "ignored"; readonly event: string }
   | { readonly status: 400; readonly outcome: "invalid"; readonly issues: readonly FieldIssue[] }
@@ -69,9 +81,10 @@ export const MAX_CALLBACK_BYTES = 32 * 1024;
 /**
  * Input: the request. Output: what to answer, and why.
  * Steps: method, content type and size → signature over the configured URL and the parameters → schema → the
- * account (for the events acted on) → queue.
- * Only participant and room events are queued; the deduplication id is a digest of the signed parameters, so a
- * repeated delivery of one callback is dropped by the queue, and is harmless to the enforcer if it gets through.
+ * account (for the events acted on) → a disconnect recorded, any other participant or room event queued.
+ * The deduplication id is a digest of the signed parameters, so a repeated delivery of one callback is dropped by
+ * the queue, and is harmless to the enforcer if it gets through; a repeated disconnect re-applies as a no-op.
+ * A disconnect the store refuses is queued instead: either way it is durable before Twilio gets its 2xx.
  */
 export async function receiveCallback(request: CallbackRequest, deps: WebhookDependencies): Promise<CallbackResult> {
   const method = request.method.toUpperCase();
@@ -102,6 +115,16 @@ export async function receiveCallback(request: CallbackRequest, deps: WebhookDep
   }
   if (event.accountSid !== deps.accountSid) return { status: 403, outcome: "wrong-account" };
 
+  let notRecorded: Error | undefined;
+  if (event.type === "participant-disconnected") {
+    try {
+      await recordDisconnect(event, deps.sessions);
+      return { status: 204, outcome: "recorded", event: event.type };
+    } catch (error) {
+      notRecorded = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
   const envelope: CallbackEnvelope = { form: singleValues(params), receivedAt: deps.clock.now() };
   await deps.queue.send({
     body: JSON.stringify(envelope),
@@ -110,7 +133,7 @@ export async function receiveCallback(request: CallbackRequest, deps: WebhookDep
       : `room:${event.room.sid}`,
     deduplicationId: digest(canonical(params), 64),
   });
-  return { status: 204, outcome: "queued", event: event.type };
+  return { status: 204, outcome: "queued", event: event.type, ...(notRecorded === undefined ? {} : { notRecorded }) };
 }
 
 const mediaType = (contentType: string | undefined) => contentType?.split(";")[0]?.trim().toLowerCase();

@@ -6,7 +6,10 @@ import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability, publishMetrics } from "./observability.ts";
 
-/** Twilio's room status callbacks (through the function URL): verify → parse → queue → 2xx, in milliseconds. */
+/**
+ * Twilio's room status callbacks (through the function URL): verify → parse → queue (a disconnect: record) → 2xx,
+ * in milliseconds.
+ */
 export function createWebhookHandler(deps: WebhookDependencies, { logger, metrics }: Observability) {
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
@@ -27,6 +30,8 @@ export function createWebhookHandler(deps: WebhookDependencies, { logger, metric
         deps,
       );
       metrics.addMetric(metricNames[result.outcome], MetricUnit.Count, 1);
+      if ("notRecorded" in result && result.notRecorded !== undefined)
+        logger.warn("disconnect not recorded, queued for the enforcer", result.notRecorded);
       if (result.status >= 400)
         logger.warn("callback rejected", {
           outcome: result.outcome,
@@ -59,6 +64,7 @@ function requestUrl(event: APIGatewayProxyEventV2): string {
 
 const metricNames: Record<CallbackResult["outcome"], string> = {
   queued: "CallbacksQueued",
+  recorded: "CallbacksRecorded",
   ignored: "CallbacksIgnored",
   invalid: "CallbacksInvalid",
   forbidden: "CallbacksForbidden",
@@ -70,7 +76,7 @@ const metricNames: Record<CallbackResult["outcome"], string> = {
 
 function response(result: CallbackResult): APIGatewayProxyStructuredResultV2 {
   if (result.status === 204) return { statusCode: 204 };
-  const message: Record<Exclude<CallbackResult["outcome"], "queued" | "ignored">, string> = {
+  const message: Record<Exclude<CallbackResult["outcome"], "queued" | "recorded" | "ignored">, string> = {
     invalid: "invalid status callback",
     forbidden: "invalid X-Twilio-Signature",
     "wrong-account": "AccountSid is not the account room-warden moderates",

@@ -90,10 +90,11 @@ export function alarms(deadLetters: sst.aws.Queue) {
     `Most callbacks fail their signature (at least ${FORBIDDEN_MIN_COUNT} a minute): the rooms' StatusCallback URL ` +
       "is not the webhook URL, or the Auth Token was rotated; nothing is being enforced",
     `IF(FILL(forbidden, 0) >= ${FORBIDDEN_MIN_COUNT}, ` +
-      "FILL(forbidden, 0) / (FILL(forbidden, 0) + FILL(queued, 0) + FILL(ignored, 0)), 0)",
+      "FILL(forbidden, 0) / (FILL(forbidden, 0) + FILL(queued, 0) + FILL(recorded, 0) + FILL(ignored, 0)), 0)",
     {
       forbidden: countOf("CallbacksForbidden", "webhook"),
       queued: countOf("CallbacksQueued", "webhook"),
+      recorded: countOf("CallbacksRecorded", "webhook"),
       ignored: countOf("CallbacksIgnored", "webhook"),
     },
     FORBIDDEN_RATIO,

@@ -26,10 +26,11 @@ export function httpApi(
     memory: "256 MB",
     timeout: "10 seconds",
     url: { authorization: "none" },
-    link: [callbacks, twilio.accountSid, twilio.authToken],
+    // Sessions: disconnects, which decide nothing, are recorded by the webhook itself instead of queued.
+    link: [callbacks, sessions, twilio.accountSid, twilio.authToken],
     environment: publicUrl === undefined || publicUrl === "" ? {} : { WEBHOOK_PUBLIC_URL: publicUrl },
-    // Its one AWS call (SQS SendMessage) uses the SDK v3 the nodejs22.x runtime provides: 75 KB instead of 520 KB
-    // with the SDK inlined, so the function Twilio waits on loads less code on a cold start (bench/report.md).
+    // Its AWS calls (SQS SendMessage; DynamoDB UpdateItem for disconnects) use the SDK v3 the nodejs22.x runtime
+    // provides, not an inlined copy, so the function Twilio waits on loads less code on a cold start (bench/report.md).
     nodejs: { esbuild: { external: ["@aws-sdk/*"] } },
   });
   const webhookUrl =

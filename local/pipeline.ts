@@ -3,6 +3,7 @@ import type { StoreConfig, TwilioConfig } from "../core/config.ts";
 import type { EnforcerDependencies } from "../core/enforcer.ts";
 import { adminDependencies } from "../core/runtime.ts";
 import type { SweepReport } from "../core/sweep.ts";
+import type { WebhookDependencies } from "../core/webhook.ts";
 import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { createAdminHandler } from "../functions/admin.ts";
 import type { Observability } from "../functions/observability.ts";
@@ -15,8 +16,9 @@ import { startWork } from "./work.ts";
 
 /**
  * The callback pipeline on one machine, wired exactly as in AWS: Twilio's callbacks reach the webhook Lambda handler
- * through a stand-in for its function URL (payload format 2.0, as API Gateway v2's), which queues them on an SQS FIFO stand-in, whose consumer is the enforcer
- * Lambda handler. The handlers are the deployed ones; only the transport is local.
+ * through a stand-in for its function URL (payload format 2.0, as API Gateway v2's), which records disconnects in
+ * DynamoDB Local and queues the other callbacks on an SQS FIFO stand-in, whose consumer is the enforcer Lambda
+ * handler. The handlers are the deployed ones; only the transport is local.
  */
 
 export const WEBHOOK_PATH = "/twilio/callbacks";
@@ -52,6 +54,8 @@ export interface LocalPipelineOptions {
   readonly thread?: boolean;
   /** Replaces or wraps the enforcer's dependencies: reliability tests inject faults into its stores and provider. */
   readonly enforcerDependencies?: (built: EnforcerDependencies) => EnforcerDependencies;
+  /** Replaces or wraps the webhook's dependencies: reliability tests inject faults into the store it records in. */
+  readonly webhookDependencies?: (built: WebhookDependencies) => WebhookDependencies;
   /** Wraps the queue's consumer (the enforcer handler): reliability tests make whole invocations crash. */
   readonly consumer?: (enforcer: SqsLambda) => SqsLambda;
 }
@@ -99,17 +103,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     options.port === undefined ? {} : { port: options.port },
   );
   const webhookUrl = options.publicUrl ?? `${server.url}${WEBHOOK_PATH}`;
+  const webhookDeps = webhookDependencies(
+    {
+      accountSid: options.twilio.accountSid,
+      authToken: options.twilio.authToken,
+      // As on the function URL: the URL each request was made to, unless a tunnel's public URL is given.
+      ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+      sessionsTable: options.stores.tables.Sessions,
+      ...(options.stores.dynamoEndpoint === undefined ? {} : { dynamoEndpoint: options.stores.dynamoEndpoint }),
+    },
+    queue,
+    clock,
+  );
   webhook = createWebhookHandler(
-    webhookDependencies(
-      {
-        accountSid: options.twilio.accountSid,
-        authToken: options.twilio.authToken,
-        // As on the function URL: the URL each request was made to, unless a tunnel's public URL is given.
-        ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
-      },
-      queue,
-      clock,
-    ),
+    options.webhookDependencies?.(webhookDeps) ?? webhookDeps,
     options.observability.webhook,
   );
 

@@ -218,7 +218,7 @@ describe("sst.config.ts wiring", () => {
     const env = environmentOf(fn, links);
     // Every link feeds a variable; a link whose variable the function's config never reads is surplus.
     const reads: Record<string, readonly string[]> = {
-      "functions/webhook.handler": ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "CALLBACK_QUEUE_URL"],
+      "functions/webhook.handler": ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "CALLBACK_QUEUE_URL", "SESSIONS_TABLE"],
       "functions/enforcer.handler": [
         "TWILIO_ACCOUNT_SID",
         "TWILIO_AUTH_TOKEN",
@@ -372,10 +372,12 @@ describe("sst.config.ts wiring", () => {
     expect(forbidden.metrics).toEqual({
       forbidden: "CallbacksForbidden/webhook",
       queued: "CallbacksQueued/webhook",
+      recorded: "CallbacksRecorded/webhook",
       ignored: "CallbacksIgnored/webhook",
     });
     expect(forbidden.expression).toBe(
-      "IF(FILL(forbidden, 0) >= 5, FILL(forbidden, 0) / (FILL(forbidden, 0) + FILL(queued, 0) + FILL(ignored, 0)), 0)",
+      "IF(FILL(forbidden, 0) >= 5, " +
+        "FILL(forbidden, 0) / (FILL(forbidden, 0) + FILL(queued, 0) + FILL(recorded, 0) + FILL(ignored, 0)), 0)",
     );
     expect(byName("CallbacksForbiddenAlarm").threshold).toBe(0.5);
     // Every room-warden metric the alarms read is one the functions publish.
@@ -387,7 +389,7 @@ describe("sst.config.ts wiring", () => {
           ),
     );
     const ours = read.filter((m) => m.namespace === "RoomWarden").map((m) => m.metricName);
-    expect(ours).toHaveLength(8);
+    expect(ours).toHaveLength(9);
     for (const name of ours) expect(published, name).toContain(name);
     expect(components.some((c) => c.type === "sns.TopicSubscription")).toBe(false);
     await evaluate("production", { ALARM_EMAIL: "ops@example.com" });

@@ -3,6 +3,7 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it, vi } from "vitest";
 import { manualClock } from "../core/clock.ts";
+import type { DisconnectStore } from "../core/disconnects.ts";
 import { callbackEnvelopeSchema } from "../core/enforcer.ts";
 import { QueueUnavailableError } from "../core/errors.ts";
 import type { CallbackQueue, QueueMessage } from "../core/ports.ts";
@@ -17,6 +18,16 @@ const TOKEN = "webhook-test-token";
 const PUBLIC_URL = "https://hooks.example.com/twilio/callbacks";
 const T = Date.parse("2026-11-21T10:00:00Z");
 
+/** These tests send connects, which are queued: a store call here would be a mistake (disconnects: below). */
+const noDisconnects: DisconnectStore = {
+  record: async () => {
+    throw new Error("no disconnect expected");
+  },
+  clearDeadline: async () => {
+    throw new Error("no disconnect expected");
+  },
+};
+
 function setup(queue?: CallbackQueue) {
   const sent: QueueMessage[] = [];
   const handler = createWebhookHandler(
@@ -25,6 +36,7 @@ function setup(queue?: CallbackQueue) {
       authToken: TOKEN,
       publicUrl: PUBLIC_URL,
       queue: queue ?? { send: async (message) => void sent.push(message) },
+      sessions: noDisconnects,
       clock: manualClock(T),
     },
     observability("webhook-test"),
@@ -124,6 +136,7 @@ describe("webhook handler", () => {
         accountSid: ACCOUNT_SID,
         authToken: TOKEN,
         queue: { send: async (message) => void sent.push(message) },
+        sessions: noDisconnects,
         clock: manualClock(T),
       },
       observability("webhook-test"),
@@ -178,6 +191,7 @@ describe("webhook handler", () => {
         authToken: TOKEN,
         publicUrl: PUBLIC_URL,
         queue: { send: async (message) => void sent.push(message) },
+        sessions: noDisconnects,
         clock: manualClock(T),
       },
       observe,
@@ -229,6 +243,7 @@ describe("webhook logs", () => {
               throw new QueueUnavailableError({ cause: new Error("SQS is down") });
             },
           },
+          sessions: noDisconnects,
           clock: manualClock(T),
         },
         {

@@ -6,7 +6,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { DueDeadline, SessionStore, TrackedSession } from "../ports.ts";
 import { forgettable, type Presence, type PresenceUpdate, type Session } from "../presence.ts";
 import type { sessionsTable } from "../tables.ts";
@@ -381,16 +381,17 @@ export function dynamoSessionStore(
   };
 }
 
-const trackedSessionSchema = z
-  .object({
-    pk: z.string().startsWith("room#"),
-    sk: z.string().startsWith("participant#"),
+// zod/mini: the webhook records disconnects with this store, and its bundle stays small.
+const trackedSessionSchema = z.pipe(
+  z.object({
+    pk: z.string().check(z.startsWith("room#")),
+    sk: z.string().check(z.startsWith("participant#")),
     identity: z.string(),
     roomName: z.string(),
     status: z.enum(["connected", "reconnecting", "disconnected"]),
     eventAt: z.number(),
-  })
-  .transform(
+  }),
+  z.transform(
     (item): TrackedSession => ({
       roomSid: item.pk.slice("room#".length),
       participantSid: item.sk.slice("participant#".length),
@@ -399,18 +400,19 @@ const trackedSessionSchema = z
       status: item.status,
       lastEventAt: item.eventAt,
     }),
-  );
+  ),
+);
 
-const dueDeadlineSchema = z
-  .object({
-    pk: z.string().startsWith("room#"),
-    sk: z.string().startsWith("participant#"),
+const dueDeadlineSchema = z.pipe(
+  z.object({
+    pk: z.string().check(z.startsWith("room#")),
+    sk: z.string().check(z.startsWith("participant#")),
     identity: z.string(),
     roomName: z.string(),
     deadlineAt: z.number(),
     ruleId: z.string(),
-  })
-  .transform(
+  }),
+  z.transform(
     (item): DueDeadline => ({
       roomSid: item.pk.slice("room#".length),
       participantSid: item.sk.slice("participant#".length),
@@ -419,7 +421,8 @@ const dueDeadlineSchema = z
       deadlineAt: item.deadlineAt,
       ruleId: item.ruleId,
     }),
-  );
+  ),
+);
 
 /**
  * Writes the session item unless it already reflects an event newer than `eventAt`: a deadline set for a connect

@@ -11,6 +11,7 @@ import { type RuleSpecInput, ruleSchema, ruleSpecSchema } from "../../core/rules
 import { sweepDependencies } from "../../core/runtime.ts";
 import type { SweepDependencies } from "../../core/sweep.ts";
 import type { TableNames } from "../../core/tables.ts";
+import type { WebhookDependencies } from "../../core/webhook.ts";
 import { observability } from "../../functions/observability.ts";
 import { type LocalPipeline, startLocalPipeline } from "../../local/pipeline.ts";
 import type { SqsLambda, SqsQueueOptions } from "../../local/sqs-queue.ts";
@@ -55,6 +56,8 @@ export interface PipelineHarnessOptions {
   enforcerDependencies?: (built: EnforcerDependencies, names: TableNames) => EnforcerDependencies;
   /** Wraps the queue's consumer, the enforcer handler. */
   consumer?: (enforcer: SqsLambda) => SqsLambda;
+  /** Replaces or wraps the webhook's dependencies (the store it records disconnects in). */
+  webhookDependencies?: (built: WebhookDependencies) => WebhookDependencies;
   /** The enforcer and the sweep in a worker thread of their own, as `npm start` runs them (system clock only). */
   thread?: boolean;
   /** The sweep's timer, as `npm start` runs it: off unless asked for. */
@@ -87,6 +90,7 @@ export async function startPipelineHarness(options: PipelineHarnessOptions = {})
           enforcerDependencies: (built: EnforcerDependencies) => options.enforcerDependencies?.(built, names) ?? built,
         }),
     ...(options.consumer === undefined ? {} : { consumer: options.consumer }),
+    ...(options.webhookDependencies === undefined ? {} : { webhookDependencies: options.webhookDependencies }),
     ...(options.sweepTimer === undefined
       ? {}
       : {
