@@ -1,8 +1,7 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type Clock, systemClock } from "./clock.ts";
 import type { WebhookConfig } from "./config.ts";
-import { createDocumentClient } from "./dynamo/client.ts";
-import { dynamoSessionStore } from "./dynamo/session-store.ts";
+import type { DisconnectStore } from "./disconnects.ts";
 import type { CallbackQueue } from "./ports.ts";
 import { sqsCallbackQueue } from "./sqs/callback-queue.ts";
 import type { WebhookDependencies } from "./webhook.ts";
@@ -20,19 +19,44 @@ export function webhookDependencies(
   const callbacks =
     queue ?? (config.queueUrl === undefined ? undefined : sqsCallbackQueue(new SQSClient({}), config.queueUrl));
   if (callbacks === undefined) throw new Error("the webhook needs CALLBACK_QUEUE_URL or an in-process queue");
-  // Twilio waits ~15 s and the function 10 s: a store that does not answer soon is given up for the queue, which
-  // records the disconnect later, rather than held until the function times out and the callback is lost.
-  const client = createDocumentClient({
-    requestTimeoutMs: 1000,
-    maxAttempts: 2,
-    ...(config.dynamoEndpoint === undefined ? {} : { endpoint: config.dynamoEndpoint }),
-  });
   return {
     accountSid: config.accountSid,
     authToken: config.authToken,
     ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
     queue: callbacks,
-    sessions: dynamoSessionStore(client, config.sessionsTable),
+    sessions: loadedOnFirstUse(async () => {
+      const [{ createDocumentClient }, { dynamoSessionStore }] = await Promise.all([
+        import("./dynamo/client.ts"),
+        import("./dynamo/session-store.ts"),
+      ]);
+      // Twilio waits ~15 s and the function 10 s: a store that does not answer soon is given up for the queue,
+      // which records the disconnect later, rather than held until the function times out and the callback is lost.
+      const client = createDocumentClient({
+        requestTimeoutMs: 1000,
+        maxAttempts: 2,
+        ...(config.dynamoEndpoint === undefined ? {} : { endpoint: config.dynamoEndpoint }),
+      });
+      return dynamoSessionStore(client, config.sessionsTable);
+    }),
     clock,
+  };
+}
+
+/**
+ * The store, with the DynamoDB client it needs, loaded by the first disconnect (a chunk of its own in the deployed
+ * bundle): a cold start that answers a connect, whose kick races the clock, does not load it (~50 ms).
+ */
+function loadedOnFirstUse(load: () => Promise<DisconnectStore>): DisconnectStore {
+  let loading: Promise<DisconnectStore> | undefined;
+  const store = () => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined; // a failed load is tried again by the next disconnect
+      throw error;
+    });
+    return loading;
+  };
+  return {
+    record: async (change) => (await store()).record(change),
+    clearDeadline: async (session, eventAt) => (await store()).clearDeadline(session, eventAt),
   };
 }

@@ -30,8 +30,9 @@ export function httpApi(
     link: [callbacks, sessions, twilio.accountSid, twilio.authToken],
     environment: publicUrl === undefined || publicUrl === "" ? {} : { WEBHOOK_PUBLIC_URL: publicUrl },
     // Its AWS calls (SQS SendMessage; DynamoDB UpdateItem for disconnects) use the SDK v3 the nodejs22.x runtime
-    // provides, not an inlined copy, so the function Twilio waits on loads less code on a cold start (bench/report.md).
-    nodejs: { esbuild: { external: ["@aws-sdk/*"] } },
+    // provides, not an inlined copy, so the function Twilio waits on loads less code on a cold start; and the
+    // DynamoDB client is a chunk of its own, loaded by the first disconnect, not by every cold start (bench/report.md).
+    nodejs: { splitting: true, esbuild: { external: ["@aws-sdk/*"] } },
   });
   const webhookUrl =
     publicUrl === undefined || publicUrl === "" ? $interpolate`${webhook.url}twilio/callbacks` : publicUrl;

@@ -8,6 +8,7 @@ import { callbackEnvelopeSchema } from "../core/enforcer.ts";
 import { QueueUnavailableError } from "../core/errors.ts";
 import type { CallbackQueue, QueueMessage } from "../core/ports.ts";
 import { computeSignature } from "../core/twilio/signature.ts";
+import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { observability } from "../functions/observability.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
 import { ACCOUNT_SID, participantCallback, sid } from "./fixtures/callbacks.ts";
@@ -220,6 +221,33 @@ describe("webhook handler", () => {
     const answer = await handler(event({ form: connect }));
     expect(answer.statusCode).toBe(500);
     expect(answer.body).not.toContain("SQS is down");
+  });
+});
+
+describe("webhook disconnects (end to end: test/webhook-disconnects.test.ts)", () => {
+  it("are queued, each of them, when the Sessions table cannot be reached", async () => {
+    const sent: QueueMessage[] = [];
+    // Nothing listens on port 9: every request is refused at once, as by a store that is down.
+    const deps = webhookDependencies(
+      {
+        accountSid: ACCOUNT_SID,
+        authToken: TOKEN,
+        publicUrl: PUBLIC_URL,
+        sessionsTable: "Sessions",
+        dynamoEndpoint: "http://127.0.0.1:9",
+      },
+      { send: async (message) => void sent.push(message) },
+      manualClock(T),
+    );
+    const handler = createWebhookHandler(deps, observability("webhook-test"));
+    const leave = participantCallback("participant-disconnected");
+    for (const timestamp of ["2026-11-21T10:00:01.000Z", "2026-11-21T10:00:02.000Z"]) {
+      expect((await handler(event({ form: { ...leave, Timestamp: timestamp } }))).statusCode).toBe(204);
+    }
+    expect(sent.map((m) => callbackEnvelopeSchema.parse(JSON.parse(m.body)).form.StatusCallbackEvent)).toEqual([
+      "participant-disconnected",
+      "participant-disconnected",
+    ]);
   });
 });
 
