@@ -11,6 +11,7 @@ import { cachedRuleSource } from "../../core/rule-source.ts";
 import type { SweepDependencies } from "../../core/sweep.ts";
 import type { TableNames } from "../../core/tables.ts";
 import type { VideoProvider } from "../../core/video.ts";
+import type { WebhookDependencies } from "../../core/webhook.ts";
 import type { SqsLambda } from "../../local/sqs-queue.ts";
 
 /**
@@ -219,6 +220,18 @@ export function faultyDependencies(options: {
     audit: crashingAudit(dynamoAuditLog(client, names.Audit, { retentionDays: 30, now: () => clock.now() }), plan),
     video: crashingVideo(options.video, plan),
     clock,
+  };
+}
+
+/** The webhook's store for disconnects over a document client of its own, with the plan's DynamoDB faults. */
+export function faultyWebhook(
+  plan: FaultPlan,
+  endpoint: string,
+): (built: WebhookDependencies, names: TableNames) => WebhookDependencies {
+  return (built, names) => {
+    const client = createDocumentClient({ endpoint });
+    injectDynamoFaults(client, plan);
+    return { ...built, sessions: dynamoSessionStore(client, names.Sessions) };
   };
 }
 

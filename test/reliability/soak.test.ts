@@ -20,6 +20,7 @@ import {
   FaultPlan,
   faultyDependencies,
   faultyEnforcer,
+  faultyWebhook,
 } from "./faults.ts";
 import { FULL, reportFigures, size } from "./figures.ts";
 
@@ -465,6 +466,8 @@ describe("randomized soak", () => {
       // Replays must reach the enforcer: its own idempotency is under test, not the queue's deduplication.
       queue: { deduplicationWindowMs: 1, functionTimeoutMs: SOAK.functionTimeoutMs },
       enforcerDependencies: faultyEnforcer(plan, endpoint, clock),
+      // The webhook records disconnects itself: its writes meet the same DynamoDB faults.
+      webhookDependencies: faultyWebhook(plan, endpoint),
       consumer: (enforcer) => crashingConsumer(enforcer, plan),
     });
     quietConsole();

@@ -56,8 +56,8 @@ export interface PipelineHarnessOptions {
   enforcerDependencies?: (built: EnforcerDependencies, names: TableNames) => EnforcerDependencies;
   /** Wraps the queue's consumer, the enforcer handler. */
   consumer?: (enforcer: SqsLambda) => SqsLambda;
-  /** Replaces or wraps the webhook's dependencies (the store it records disconnects in). */
-  webhookDependencies?: (built: WebhookDependencies) => WebhookDependencies;
+  /** Replaces or wraps the webhook's dependencies (the store it records disconnects in); `names` as above. */
+  webhookDependencies?: (built: WebhookDependencies, names: TableNames) => WebhookDependencies;
   /** The enforcer and the sweep in a worker thread of their own, as `npm start` runs them (system clock only). */
   thread?: boolean;
   /** The sweep's timer, as `npm start` runs it: off unless asked for. */
@@ -90,7 +90,11 @@ export async function startPipelineHarness(options: PipelineHarnessOptions = {})
           enforcerDependencies: (built: EnforcerDependencies) => options.enforcerDependencies?.(built, names) ?? built,
         }),
     ...(options.consumer === undefined ? {} : { consumer: options.consumer }),
-    ...(options.webhookDependencies === undefined ? {} : { webhookDependencies: options.webhookDependencies }),
+    ...(options.webhookDependencies === undefined
+      ? {}
+      : {
+          webhookDependencies: (built: WebhookDependencies) => options.webhookDependencies?.(built, names) ?? built,
+        }),
     ...(options.sweepTimer === undefined
       ? {}
       : {
