@@ -24,3 +24,19 @@ export async function inParallel<T, R>(
   if (failure !== undefined) throw failure.error;
   return results;
 }
+
+/**
+ * Resolves or rejects as `task` does, or rejects with `onTimeout()` once `ms` have passed, whichever comes first.
+ * The task is not cancelled: what it was doing may still take effect after the timeout.
+ */
+export async function within<R>(task: Promise<R>, ms: number, onTimeout: () => Error): Promise<R> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([task, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

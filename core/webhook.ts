@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import type { Clock } from "./clock.ts";
+import { within } from "./concurrency.ts";
 import { type DisconnectStore, recordDisconnect } from "./disconnects.ts";
 import type { CallbackEnvelope } from "./enforcer.ts";
-import { type FieldIssue, ValidationError } from "./errors.ts";
+import { type FieldIssue, StoreTimeoutError, ValidationError } from "./errors.ts";
 import { isParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
 import type { CallbackQueue } from "./ports.ts";
 import { isValidSignature, type SignedParams } from "./twilio/signature.ts";
@@ -43,6 +44,8 @@ export interface WebhookDependencies {
   readonly queue: CallbackQueue;
   /** Where disconnects are recorded; one that cannot be stored there is queued instead. */
   readonly sessions: DisconnectStore;
+  /** How long a disconnect may take to record before it is queued instead; RECORD_DISCONNECT_WITHIN_MS by default. */
+  readonly recordDisconnectWithinMs?: number;
   readonly clock: Clock;
 }
 
@@ -70,6 +73,12 @@ export type CallbackResult =
   | { readonly status: 415; readonly outcome: "unsupported-media-type" };
 
 const FORM = "application/x-www-form-urlencoded";
+
+/**
+ * A disconnect not recorded within this is queued instead, so that a slow store never holds Twilio's request (it
+ * waits ~15 s) nor the function (10 s): the answer comes within about this plus a queue send.
+ */
+export const RECORD_DISCONNECT_WITHIN_MS = 2_000;
 
 /**
  * The largest callback body taken; a real one is about 1 KB. Checked before the signature, so that an unsigned body
@@ -118,7 +127,13 @@ export async function receiveCallback(request: CallbackRequest, deps: WebhookDep
   let notRecorded: Error | undefined;
   if (event.type === "participant-disconnected") {
     try {
-      await recordDisconnect(event, deps.sessions);
+      // A store slower than this is given up for the queue; a write still under way lands harmlessly (it applies
+      // only if nothing newer did, and the enforcer's recording of the same disconnect is a no-op after it).
+      await within(
+        recordDisconnect(event, deps.sessions),
+        deps.recordDisconnectWithinMs ?? RECORD_DISCONNECT_WITHIN_MS,
+        () => new StoreTimeoutError("record disconnect", { cause: undefined }),
+      );
       return { status: 204, outcome: "recorded", event: event.type };
     } catch (error) {
       notRecorded = error instanceof Error ? error : new Error(String(error));

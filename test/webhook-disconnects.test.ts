@@ -20,6 +20,10 @@ let releaseHold = () => {};
 /** What the test makes the webhook's store and queue do instead of their work. */
 let storeFault: Error | undefined;
 let queueFault: Error | undefined;
+/** The webhook's store never answers. */
+let storeHangs = false;
+/** The webhook's bound on recording a disconnect, in these tests. */
+const RECORD_WITHIN_MS = 300;
 
 const eventOf = (message: QueueMessage) => {
   const { form } = JSON.parse(message.body) as { form: Record<string, string> };
@@ -39,10 +43,16 @@ beforeAll(async () => {
         },
       },
       sessions: {
-        record: (change) => (storeFault === undefined ? built.sessions.record(change) : Promise.reject(storeFault)),
+        record: (change) =>
+          storeHangs
+            ? new Promise(() => {})
+            : storeFault === undefined
+              ? built.sessions.record(change)
+              : Promise.reject(storeFault),
         clearDeadline: (session, eventAt) =>
           storeFault === undefined ? built.sessions.clearDeadline(session, eventAt) : Promise.reject(storeFault),
       },
+      recordDisconnectWithinMs: RECORD_WITHIN_MS,
     }),
     consumer:
       (enforcer: SqsLambda): SqsLambda =>
@@ -61,6 +71,7 @@ beforeEach(() => {
   hold = undefined;
   storeFault = undefined;
   queueFault = undefined;
+  storeHangs = false;
 });
 
 const kickRequests = (roomSid: string, participantSid: string) =>
@@ -158,6 +169,18 @@ describe("a disconnect", () => {
     await h.settle();
     expect(await presenceStatus("throttled-dan", dan.sid)).toBe("disconnected");
     expect(await h.sessions.roomSessions(roomSid)).toMatchObject([{ participantSid: dan.sid, status: "disconnected" }]);
+  });
+
+  it("the store does not answer in time is queued instead: the answer does not wait for the store", async () => {
+    const { roomSid, participant: gus } = await connectedIn("slow-leave-room", "slow-gus");
+    storeHangs = true;
+    const started = Date.now();
+    await h.emulator.leave(roomSid, gus.sid);
+    expect(Date.now() - started).toBeLessThan(RECORD_WITHIN_MS + 1_000);
+    expect(h.emulator.callbacks.at(-1)).toMatchObject({ status: 204 });
+    expect(queued.map((q) => q.event)).toEqual(["participant-connected", "participant-disconnected"]);
+    await h.settle();
+    expect(await presenceStatus("slow-gus", gus.sid)).toBe("disconnected");
   });
 
   it("that neither the store nor the queue takes is answered 500, never a false 2xx", async () => {
