@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { type AuditEntry, type AuditPage, auditEntryIds, kickOutcomes } from "./audit.ts";
 import type { Clock } from "./clock.ts";
+import { evaluate } from "./decide.ts";
 import { RuleNotFoundError } from "./errors.ts";
 import type { AuditLog, RuleStore, SessionStore } from "./ports.ts";
-import { isLive } from "./presence.ts";
+import { applyChange, findSession, isLive, type Presence, type Session } from "./presence.ts";
 import {
-  banMatches,
   duplicateScopeIncludes,
   isInForce,
   maxDurationApplies,
@@ -323,37 +323,91 @@ export interface Decision {
 }
 
 /**
- * May `identity` join `room` now? Denied by an enforcing ban, or by a duplicate-identity rule that keeps the oldest
- * sessions when the identity already has as many as allowed elsewhere. Dry-run rules are reported, never deny.
+ * May `identity` join `room` now? Input: the query. Output: the decision and every rule that has something to say.
+ * Steps: read the identity's exact bans, the other rules and its presence (one round trip) → `joinDecision`.
  */
 export async function decideJoin(deps: AdminDependencies, query: unknown): Promise<Decision> {
   const { identity, room } = parse(decisionQuery, query, "query");
-  const now = deps.clock.now();
   const [bans, others, presence] = await Promise.all([
     deps.ruleStore.exactBans(identity),
     deps.ruleStore.listCached(),
     deps.sessions.presence(identity),
   ]);
-  const live = (presence?.sessions ?? []).filter(isLive);
-  const said: Decision["rules"][number][] = [];
-  for (const rule of [...bans, ...others].filter((r) => isInForce(r, now))) {
-    const denies = rule.mode === "enforce" ? "deny" : "would-deny";
-    if (rule.kind === "ban" && banMatches(rule, identity, room)) {
-      said.push({ ...ruleRef(rule), effect: denies, detail: `banned: ${rule.reason}` });
-    } else if (rule.kind === "max-duration" && maxDurationApplies(rule, identity, room)) {
-      said.push({ ...ruleRef(rule), effect: "limit", detail: `at most ${rule.limitSeconds} s connected` });
-    } else if (rule.kind === "duplicate-identity" && duplicateScopeIncludes(rule, room)) {
-      const elsewhere = new Set(
-        live.filter((s) => s.roomName !== room && duplicateScopeIncludes(rule, s.roomName)).map((s) => s.roomSid),
-      );
-      if (elsewhere.size >= rule.maxSessions) {
-        said.push(
-          rule.keep === "oldest"
-            ? { ...ruleRef(rule), effect: denies, detail: `already connected in ${elsewhere.size} room(s)` }
-            : { ...ruleRef(rule), effect: "disconnects-others", detail: `the older session(s) would be disconnected` },
-        );
-      }
+  return joinDecision(identity, room, presence, [...bans, ...others], deps.clock.now());
+}
+
+/** The participant SID of the connect a join decision imagines: no Twilio SID looks like it. */
+export const PROSPECTIVE_PARTICIPANT = "prospective-join";
+
+/**
+ * The join decision is the enforcer's own: the connect the identity would make is applied to its presence as the
+ * store would apply it, and evaluated as the enforcer evaluates a connect (core/decide.ts), so the answer is
+ * "denied" exactly when the enforcer would kick that connect (test/join-decision.test.ts holds the two equal).
+ * Denied by an enforcing ban, by a time limit the identity has already used up in that room (a rejoin does not
+ * reset its clock), or by a duplicate-identity rule that keeps the older stays. Dry-run rules never deny.
+ * Rooms are known by unique name here: the room is the one of the identity's newest session of that name, if
+ * presence still holds one (ended sessions stay a day), otherwise a room it has not been in.
+ */
+export function joinDecision(
+  identity: string,
+  room: string,
+  presence: Presence | undefined,
+  rules: readonly Rule[],
+  now: number,
+): Decision {
+  const known = [...(presence?.sessions ?? [])]
+    .filter((session) => session.roomName === room)
+    .sort((a, b) => b.lastEventAt - a.lastEventAt)[0];
+  const { presence: after } = applyChange(presence, {
+    identity,
+    participantSid: PROSPECTIVE_PARTICIPANT,
+    roomSid: known?.roomSid ?? `prospective:${room}`,
+    roomName: room,
+    status: "connected",
+    timestamp: now,
+  });
+  const subject = findSession(after, PROSPECTIVE_PARTICIPANT) as Session;
+  const actions = evaluate(subject, after, rules, now);
+  const byId = new Map(rules.map((rule) => [rule.id, rule]));
+  const said = new Map<string, Decision["rules"][number]>();
+  const say = (rule: Rule, effect: Decision["rules"][number]["effect"], detail: string) => {
+    if (!said.has(rule.id)) said.set(rule.id, { ...ruleRef(rule), effect, detail });
+  };
+  for (const action of actions) {
+    if (action.type !== "kick" && action.type !== "would-kick") continue;
+    const matched = [action.rule, ...action.otherMatches.flatMap((ref) => byId.get(ref.id) ?? [])];
+    for (const rule of matched) {
+      if (action.session !== subject) say(rule, "disconnects-others", "the older session(s) would be disconnected");
+      else say(rule, rule.mode === "enforce" ? "deny" : "would-deny", denial(rule, after, subject));
     }
   }
-  return { allowed: !said.some((entry) => entry.effect === "deny"), identity, room, rules: said };
+  for (const rule of rules) {
+    if (rule.kind === "max-duration" && isInForce(rule, now) && maxDurationApplies(rule, identity, room)) {
+      say(rule, "limit", `at most ${rule.limitSeconds} s connected`);
+    }
+  }
+  const listed = [...said.values()].sort((a, b) => order(a.id) - order(b.id));
+  function order(id: string) {
+    return rules.findIndex((rule) => rule.id === id);
+  }
+  return { allowed: !listed.some((entry) => entry.effect === "deny"), identity, room, rules: listed };
+}
+
+/** Why a rule would disconnect the joining session. */
+function denial(rule: Rule, presence: Presence, subject: Session): string {
+  switch (rule.kind) {
+    case "ban":
+      return `banned: ${rule.reason}`;
+    case "max-duration":
+      return `the ${rule.limitSeconds} s limit in this room is used up (a rejoin does not reset it)`;
+    case "duplicate-identity": {
+      const elsewhere = new Set(
+        presence.sessions
+          .filter((s) => s !== subject && isLive(s) && s.roomSid !== subject.roomSid)
+          .filter((s) => duplicateScopeIncludes(rule, s.roomName))
+          .map((s) => s.roomSid),
+      );
+      return `already connected in ${elsewhere.size} room(s)`;
+    }
+  }
 }

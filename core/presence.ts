@@ -107,3 +107,44 @@ export function forgettable(presence: Presence, olderThan: number): { sessions: 
   const roomSids = Object.keys(presence.firstConnectedAt).filter((roomSid) => !remaining.has(roomSid));
   return { sessions, roomSids };
 }
+
+/**
+ * What `SessionStore.record` does to presence, as a pure function (its DynamoDB condition written out; the two are
+ * held equal against DynamoDB Local in test/reliability/decide-properties.test.ts): a change applies if its
+ * participant has no entry yet, if it is newer than the newest change applied, or if it ties with it and is a
+ * disconnect or repeats the same status. Connect times are set by the first live change applied and never changed
+ * afterwards. Adoption (`adoptedAt`) is the store's alone: a change carrying it is not modelled here.
+ */
+export function applyChange(current: Presence | undefined, change: PresenceChange): PresenceUpdate {
+  const presence = current ?? { identity: change.identity, sessions: [], firstConnectedAt: {}, revision: 0 };
+  const entry = findSession(presence, change.participantSid);
+  const live = change.status !== "disconnected";
+  const applies =
+    entry === undefined ||
+    entry.lastEventAt < change.timestamp ||
+    (entry.lastEventAt === change.timestamp && (!live || entry.status === change.status));
+  if (!applies) return { applied: false, presence };
+  const connectedAt = entry?.connectedAt ?? (live ? (change.connectedAt ?? change.timestamp) : undefined);
+  const session: Session = {
+    participantSid: change.participantSid,
+    identity: change.identity,
+    roomSid: change.roomSid,
+    roomName: change.roomName,
+    status: change.status,
+    lastEventAt: change.timestamp,
+    ...(connectedAt === undefined ? {} : { connectedAt }),
+  };
+  const firstConnectedAt =
+    live && presence.firstConnectedAt[change.roomSid] === undefined
+      ? { ...presence.firstConnectedAt, [change.roomSid]: change.connectedAt ?? change.timestamp }
+      : presence.firstConnectedAt;
+  return {
+    applied: true,
+    presence: {
+      identity: change.identity,
+      sessions: [...presence.sessions.filter((s) => s !== entry), session],
+      firstConnectedAt,
+      revision: presence.revision + 1,
+    },
+  };
+}

@@ -10,12 +10,12 @@ import {
 } from "../../core/events.ts";
 import type { SessionStore } from "../../core/ports.ts";
 import {
+  applyChange,
   findSession,
   type Presence,
   type PresenceChange,
   type PresenceUpdate,
   presenceChange,
-  type Session,
   type SessionStatus,
 } from "../../core/presence.ts";
 import {
@@ -53,7 +53,7 @@ import { reportFigures, size } from "./figures.ts";
  * session for newer than it is; the properties assert exactness where it holds: when the first callback of the
  * participant, or of the identity in the room, is delivered first.
  *
- * The presence store is modelled by `recordChange` below, a pure copy of the DynamoDB condition in
+ * The presence store is modelled by `applyChange` (core/presence.ts), a pure copy of the DynamoDB condition in
  * `core/dynamo/session-store.ts`; the first property checks the model against the real store on DynamoDB Local, so
  * the others, which run the model thousands of times, speak about the real store.
  *
@@ -382,45 +382,6 @@ const firstDeliveries = (order: readonly number[]) => [...new Set(order)];
 
 const emptyPresence = (identity: string): Presence => ({ identity, sessions: [], firstConnectedAt: {}, revision: 0 });
 
-/**
- * What `SessionStore.record` does, written out: a change applies if its participant has no entry yet, if it is newer
- * than the newest change applied, or if it ties with it and is a disconnect or repeats the same status. Connect times
- * (`c_`, `r_`) are set by the first live change applied and never changed afterwards.
- */
-function recordChange(current: Presence | undefined, change: PresenceChange): PresenceUpdate {
-  const presence = current ?? emptyPresence(change.identity);
-  const entry = findSession(presence, change.participantSid);
-  const live = change.status !== "disconnected";
-  const applies =
-    entry === undefined ||
-    entry.lastEventAt < change.timestamp ||
-    (entry.lastEventAt === change.timestamp && (!live || entry.status === change.status));
-  if (!applies) return { applied: false, presence };
-  const connectedAt = entry?.connectedAt ?? (live ? change.timestamp : undefined);
-  const session: Session = {
-    participantSid: change.participantSid,
-    identity: change.identity,
-    roomSid: change.roomSid,
-    roomName: change.roomName,
-    status: change.status,
-    lastEventAt: change.timestamp,
-    ...withOptional("connectedAt", connectedAt),
-  };
-  const firstConnectedAt =
-    live && presence.firstConnectedAt[change.roomSid] === undefined
-      ? { ...presence.firstConnectedAt, [change.roomSid]: change.timestamp }
-      : presence.firstConnectedAt;
-  return {
-    applied: true,
-    presence: {
-      identity: change.identity,
-      sessions: [...presence.sessions.filter((s) => s !== entry), session],
-      firstConnectedAt,
-      revision: presence.revision + 1,
-    },
-  };
-}
-
 /** Presence as a comparable value: sessions in SID order, connect times; not the write counter. */
 const stateOf = (presence: Presence | undefined) => ({
   sessions: [...(presence?.sessions ?? [])].sort((a, b) => compareText(a.participantSid, b.participantSid)),
@@ -458,7 +419,7 @@ function deliver(scenario: Scenario, order: readonly number[]): Run {
   const seen = new Set<number>();
   const delivered = order.map((index): Delivered => {
     const event = at(scenario.history, index);
-    const update = recordChange(presences.get(event.participant.identity), presenceChange(event));
+    const update = applyChange(presences.get(event.participant.identity), presenceChange(event));
     presences.set(event.participant.identity, update.presence);
     const first = !seen.has(index);
     seen.add(index);
@@ -690,7 +651,7 @@ describe("decision core: callbacks out of order and repeated", () => {
                     status: drawn.status,
                     timestamp: T0 + drawn.at,
                   };
-                  const expected = recordChange(model, change);
+                  const expected = applyChange(model, change);
                   model = expected.presence;
                   const actual = await store.record(change);
                   figures.storeWrites += 1;
@@ -856,7 +817,7 @@ describe("decision core: callbacks out of order and repeated", () => {
           // A callback delivered again at once (a retry) is applied, or ignored, again, and decides the same.
           for (const d of withRepeats.delivered) {
             const event = at(history, d.index);
-            const retried = recordChange(d.update.presence, presenceChange(event));
+            const retried = applyChange(d.update.presence, presenceChange(event));
             expect(retried.applied).toBe(d.update.applied);
             expect(stateOf(retried.presence)).toEqual(stateOf(d.update.presence));
             expect(decide(event, retried, rules, now)).toEqual(d.actions);
