@@ -1,4 +1,3 @@
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { type Clock, systemClock } from "./clock.ts";
 import type { WebhookConfig } from "./config.ts";
 import type { DisconnectStore } from "./disconnects.ts";
@@ -17,7 +16,7 @@ export function webhookDependencies(
   clock: Clock = systemClock,
 ): WebhookDependencies {
   const callbacks =
-    queue ?? (config.queueUrl === undefined ? undefined : sqsCallbackQueue(new SQSClient({}), config.queueUrl));
+    queue ?? (config.queueUrl === undefined ? undefined : sqsCallbackQueue(config.queueUrl));
   if (callbacks === undefined) throw new Error("the webhook needs CALLBACK_QUEUE_URL or an in-process queue");
   return {
     accountSid: config.accountSid,
