@@ -1,34 +1,14 @@
-import { z } from "zod";
-import { type AuditEntry, auditEntryIds, type KickEntry, type KickOutcome, type Trigger } from "./audit.ts";
+import type { Trigger } from "./audit.ts";
+import type { CallbackEnvelope } from "./callback-envelope.ts";
 import type { Clock } from "./clock.ts";
 import { type Action, decide } from "./decide.ts";
 import { recordDisconnect } from "./disconnects.ts";
-import { AuditEntryExistsError, AuditEntryFinalizedError } from "./errors.ts";
 import { isParticipantEvent, type ParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
+import { apply, type KickReport, kick } from "./kicks.ts";
 import type { AuditLog, SessionStore } from "./ports.ts";
-import {
-  findSession,
-  forgettable,
-  isLive,
-  type Presence,
-  type PresenceUpdate,
-  presenceChange,
-  type Session,
-} from "./presence.ts";
+import { findSession, forgettable, isLive, type Presence, type PresenceUpdate, presenceChange } from "./presence.ts";
 import type { RuleSource } from "./rule-source.ts";
-import { type Rule, ruleRef } from "./rules.ts";
 import type { CallBudget, VideoProvider } from "./video.ts";
-
-/**
- * A status callback as the webhook hands it to the queue: Twilio's verified form parameters and when they arrived.
- * The enforcer parses the form again with the same schema, so nothing crosses the queue unvalidated.
- */
-export const callbackEnvelopeSchema = z.strictObject({
-  form: z.record(z.string(), z.string()),
-  /** Epoch ms: the start of the kick latency. */
-  receivedAt: z.number().int().min(0),
-});
-export type CallbackEnvelope = z.output<typeof callbackEnvelopeSchema>;
 
 export interface EnforcerDependencies {
   readonly sessions: SessionStore;
@@ -36,19 +16,6 @@ export interface EnforcerDependencies {
   readonly audit: AuditLog;
   readonly video: VideoProvider;
   readonly clock: Clock;
-}
-
-/** What happened to one participant the rules matched. */
-export interface KickReport {
-  readonly participantSid: string;
-  readonly identity: string;
-  readonly roomName: string;
-  readonly ruleId: string;
-  readonly ruleKind: string;
-  /** `skipped`: an earlier delivery of the same decision already finished it. */
-  readonly outcome: Exclude<KickOutcome, "pending"> | "dry-run" | "skipped";
-  readonly latencyMs?: number;
-  readonly attempts?: number;
 }
 
 export interface EnforcementReport {
@@ -199,145 +166,4 @@ async function track(
   );
   if (!deadlineWrite) await deps.sessions.trackSession(session, event.timestamp);
   return undefined;
-}
-
-/** Carries out one decided action; `eventAt` orders the session writes against other events for the session. */
-export async function apply(
-  action: Action,
-  eventAt: number,
-  trigger: Trigger,
-  startedAt: number,
-  deps: EnforcerDependencies,
-  budget: CallBudget = {},
-): Promise<KickReport | undefined> {
-  switch (action.type) {
-    case "set-deadline":
-      await deps.sessions.setDeadline(action.session, action.deadlineAt, action.rule.id, eventAt);
-      return undefined;
-    case "clear-deadline":
-      await deps.sessions.clearDeadline(action.session, eventAt);
-      return undefined;
-    case "would-kick":
-    case "kick":
-      return kick(action, trigger, startedAt, deps, budget);
-  }
-}
-
-/** Write-ahead, kick, finalise: the audit entry exists before Twilio is called, whatever happens next. */
-export async function kick(
-  action: Extract<Action, { type: "kick" | "would-kick" }>,
-  trigger: Trigger,
-  startedAt: number,
-  deps: Pick<EnforcerDependencies, "audit" | "video" | "clock">,
-  budget: CallBudget = {},
-): Promise<KickReport> {
-  const { session, rule } = action;
-  const report = reportOf(session, rule);
-  const decision = {
-    createdAt: new Date(deps.clock.now()).toISOString(),
-    room: { sid: session.roomSid, name: session.roomName },
-    participant: { sid: session.participantSid, identity: session.identity },
-    rule: { ...ruleRef(rule), snapshot: rule },
-    otherMatches: [...action.otherMatches],
-    trigger,
-  };
-
-  if (action.type === "would-kick") {
-    const entry: AuditEntry = {
-      ...decision,
-      id: auditEntryIds.wouldKick(session.participantSid, rule.id),
-      action: "would-kick",
-      outcome: "dry-run",
-    };
-    await beginOrFind(entry, deps);
-    return { ...report, outcome: "dry-run" };
-  }
-
-  const id = auditEntryIds.kick(session.participantSid);
-  const existing = await beginOrFind({ ...decision, id, action: "kick", outcome: "pending", attempts: 0 }, deps);
-  if (existing !== undefined && existing.action === "kick") {
-    if (existing.outcome === "failed") {
-      try {
-        await deps.audit.reopen(id, deps.clock.now());
-      } catch (error) {
-        if (error instanceof AuditEntryFinalizedError) return { ...report, outcome: "skipped" }; // another try won
-        throw error;
-      }
-      return disconnect(existing, startedAt, deps, budget);
-    }
-    // Final already, or pending: another worker is kicking right now, or stopped between write-ahead and finalise.
-    // One owner at a time: a stalled entry is taken over by the sweep once its grace period has passed.
-    return { ...report, outcome: "skipped" };
-  }
-  if (existing !== undefined) return { ...report, outcome: "skipped" };
-  return disconnect({ ...decision, id, action: "kick", outcome: "pending", attempts: 0 }, startedAt, deps, budget);
-}
-
-/** Retries of a failed kick: after 30 s, doubling to at most an hour, given up after this many provider requests. */
-const RETRY_BASE_MS = 30_000;
-const RETRY_MAX_MS = 3_600_000;
-export const RETRY_GIVE_UP_ATTEMPTS = 24;
-
-/** When a kick that has failed after `attempts` requests in all should be tried again; undefined: give up. */
-export function nextRetryAt(attempts: number, now: number): number | undefined {
-  if (attempts >= RETRY_GIVE_UP_ATTEMPTS) return undefined;
-  return now + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, Math.floor(attempts / 3) - 1));
-}
-
-/** Calls the provider for a pending kick entry and finalises it with the outcome. */
-export async function disconnect(
-  entry: KickEntry,
-  startedAt: number,
-  deps: Pick<EnforcerDependencies, "audit" | "video" | "clock">,
-  budget: CallBudget = {},
-): Promise<KickReport> {
-  const result = await deps.video.disconnectParticipant(entry.room.sid, entry.participant.sid, budget);
-  const now = deps.clock.now();
-  const latencyMs = Math.max(0, now - startedAt);
-  const retryAt = result.outcome === "failed" ? nextRetryAt(entry.attempts + result.attempts, now) : undefined;
-  try {
-    await deps.audit.finalize(entry.id, {
-      outcome: result.outcome,
-      attempts: result.attempts,
-      latencyMs,
-      finalizedAt: new Date(now).toISOString(),
-      ...(result.outcome === "failed" ? { error: result.error } : {}),
-      ...(retryAt === undefined ? {} : { retryAt }),
-    });
-  } catch (error) {
-    // A concurrent delivery of the same decision finalised first: its outcome stands, and the kick was idempotent.
-    if (!(error instanceof AuditEntryFinalizedError)) throw error;
-  }
-  return {
-    participantSid: entry.participant.sid,
-    identity: entry.participant.identity,
-    roomName: entry.room.name,
-    ruleId: entry.rule.id,
-    ruleKind: entry.rule.kind,
-    outcome: result.outcome,
-    latencyMs,
-    attempts: result.attempts,
-  };
-}
-
-const reportOf = (session: Session, rule: Rule) => ({
-  participantSid: session.participantSid,
-  identity: session.identity,
-  roomName: session.roomName,
-  ruleId: rule.id,
-  ruleKind: rule.kind,
-});
-
-/** Writes the entry, or returns the one an earlier delivery of the same decision wrote. */
-async function beginOrFind(
-  entry: AuditEntry,
-  deps: Pick<EnforcerDependencies, "audit">,
-): Promise<AuditEntry | undefined> {
-  try {
-    await deps.audit.begin(entry);
-    return undefined;
-  } catch (error) {
-    if (error instanceof AuditEntryExistsError) return error.existing as AuditEntry;
-    throw error;
-  }
 }

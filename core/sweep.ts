@@ -1,9 +1,10 @@
 import type { Trigger } from "./audit.ts";
 import { inParallel } from "./concurrency.ts";
 import { type Action, evaluate } from "./decide.ts";
-import { apply, disconnect, type EnforcerDependencies, type KickReport } from "./enforcer.ts";
+import type { EnforcerDependencies } from "./enforcer.ts";
 import { AuditEntryFinalizedError } from "./errors.ts";
 import { globMatches } from "./glob.ts";
+import { apply, disconnect, type KickReport } from "./kicks.ts";
 import type { RuleChange, RuleStore, SweepState, TrackedSession } from "./ports.ts";
 import { findSession, isLive, type Presence, type Session } from "./presence.ts";
 import { duplicateScopeIncludes, isInForce, maxDurationApplies, type Rule } from "./rules.ts";

@@ -15,8 +15,7 @@ export function webhookDependencies(
   queue?: CallbackQueue,
   clock: Clock = systemClock,
 ): WebhookDependencies {
-  const callbacks =
-    queue ?? (config.queueUrl === undefined ? undefined : sqsCallbackQueue(config.queueUrl));
+  const callbacks = queue ?? (config.queueUrl === undefined ? undefined : sqsCallbackQueue(config.queueUrl));
   if (callbacks === undefined) throw new Error("the webhook needs CALLBACK_QUEUE_URL or an in-process queue");
   return {
     accountSid: config.accountSid,

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
+import type { CallbackEnvelope } from "./callback-envelope.ts";
 import type { Clock } from "./clock.ts";
 import { within } from "./concurrency.ts";
 import { type DisconnectStore, recordDisconnect } from "./disconnects.ts";
-import type { CallbackEnvelope } from "./enforcer.ts";
 import { type FieldIssue, StoreTimeoutError, ValidationError } from "./errors.ts";
 import { isParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
 import type { CallbackQueue } from "./ports.ts";

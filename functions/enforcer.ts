@@ -1,12 +1,8 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { callbackEnvelopeSchema } from "../core/callback-envelope.ts";
 import { loadStoreConfig, loadTwilioConfig } from "../core/config.ts";
-import {
-  callbackEnvelopeSchema,
-  type EnforcerDependencies,
-  enforceCallback,
-  KickFailedError,
-} from "../core/enforcer.ts";
+import { type EnforcerDependencies, enforceCallback, KickFailedError } from "../core/enforcer.ts";
 import { enforcerDependencies } from "../core/runtime.ts";
 import { parse } from "../core/validation.ts";
 import { processFifoGroups } from "./fifo-groups.ts";
