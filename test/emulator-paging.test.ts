@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { manualClock } from "../core/clock.ts";
 import { startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { manualClock } from "./support/clock.ts";
 import { allPages, type ListPage, twilioCall } from "./support/twilio-rest.ts";
 
 /** Participant lists: Twilio's filters, and paging by PageToken with absolute URLs on the emulator's origin. */

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { auditEntryIds } from "../core/audit.ts";
-import { manualClock } from "../core/clock.ts";
 import { observability } from "../functions/observability.ts";
 import { startLocalPipeline } from "../local/pipeline.ts";
+import { manualClock } from "./support/clock.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
 /**

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { createDocumentClient, ensureTables } from "../core/dynamo/client.ts";
+import { createDocumentClient } from "../core/dynamo/client.ts";
 import { type IndexDefinition, sessionsTable, type TableDefinition, type TableName, tables } from "../core/tables.ts";
+import { ensureTables } from "../local/table-setup.ts";
 import { createTestTables } from "./support/tables.ts";
 
 type TestTables = Awaited<ReturnType<typeof createTestTables>>;

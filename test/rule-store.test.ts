@@ -1,7 +1,6 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditEntryIds } from "../core/audit.ts";
-import { manualClock } from "../core/clock.ts";
 import { dynamoAuditLog } from "../core/dynamo/audit-log.ts";
 import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
 import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError, ValidationError } from "../core/errors.ts";
@@ -9,6 +8,7 @@ import type { RuleStore } from "../core/ports.ts";
 import { cachedRuleSource } from "../core/rule-source.ts";
 import { isExactBan, type Rule } from "../core/rules.ts";
 import { rule, T0 } from "./fixtures/domain.ts";
+import { manualClock } from "./support/clock.ts";
 import { createTestTables } from "./support/tables.ts";
 
 let client: DynamoDBDocumentClient;
@@ -190,6 +190,17 @@ describe("rule store", () => {
     expect(await store.delete("deleted", 1)).toEqual(ban);
     expect(await store.get("deleted")).toBeUndefined();
     expect(await store.exactBans("gone")).toEqual([]);
+  });
+
+  it("logs a deletion at its clock's time, as the sweep reads the changes", async () => {
+    const tables = await createTestTables();
+    const at = Date.parse("2026-11-30T08:00:00.000Z");
+    const clocked = dynamoRuleStore(tables.client, tables.names.Rules, undefined, { clock: manualClock(at) });
+    await clocked.create(rule("clocked", { kind: "ban", identity: "clocked-user", reason: "x" }));
+    await clocked.delete("clocked");
+    const changes = await clocked.changesSince("0", 10);
+    expect(changes.at(-1)).toMatchObject({ ruleId: "clocked", rule: undefined });
+    expect(changes.at(-1)?.cursor.startsWith("2026-11-30T08:00:00.000Z#")).toBe(true);
   });
 });
 

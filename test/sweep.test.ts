@@ -1,7 +1,6 @@
 import { BatchWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditEntryIds } from "../core/audit.ts";
-import { manualClock } from "../core/clock.ts";
 import { INDEX_SHARDS, shardOf } from "../core/dynamo/query.ts";
 import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
 import type { RuleSpecInput } from "../core/rules.ts";
@@ -9,6 +8,7 @@ import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
 import { SWEEP_CONCURRENCY, sweep } from "../core/sweep.ts";
 import { observability } from "../functions/observability.ts";
 import { createSweepRun, RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../functions/sweep.ts";
+import { manualClock } from "./support/clock.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 import { createTestTables } from "./support/tables.ts";
 

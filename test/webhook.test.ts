@@ -3,7 +3,6 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it, vi } from "vitest";
 import { callbackEnvelopeSchema } from "../core/callback-envelope.ts";
-import { manualClock } from "../core/clock.ts";
 import type { DisconnectStore } from "../core/disconnects.ts";
 import { QueueUnavailableError } from "../core/errors.ts";
 import type { CallbackQueue, QueueMessage } from "../core/ports.ts";
@@ -12,6 +11,7 @@ import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { observability } from "../functions/observability.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";
 import { ACCOUNT_SID, participantCallback, sid } from "./fixtures/callbacks.ts";
+import { manualClock } from "./support/clock.ts";
 
 /** The webhook handler alone, with API Gateway v2 events built by hand: the cases the emulator never sends. */
 

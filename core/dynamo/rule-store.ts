@@ -8,6 +8,7 @@ import {
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
+import { type Clock, systemClock } from "../clock.ts";
 import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError } from "../errors.ts";
 import type { RuleChangeRecord, RuleStore } from "../ports.ts";
 import { type Ban, isExactBan, type Rule, ruleSchema } from "../rules.ts";
@@ -77,8 +78,9 @@ export function dynamoRuleStore(
   client: DynamoDBDocumentClient,
   tableName: string,
   audit?: RuleAuditTable,
-  options: QueryOptions = {},
+  options: QueryOptions & { readonly clock?: Clock } = {},
 ): RuleStore {
+  const clock = options.clock ?? systemClock;
   /** The audit entry's write, last in the transaction (the rule store's own items keep their places). */
   const recorded = (record: RuleChangeRecord | undefined) => {
     if (record === undefined) return [];
@@ -189,7 +191,10 @@ export function dynamoRuleStore(
               },
               { Delete: { TableName: tableName, Key: lookupKey(current) } },
               {
-                Put: { TableName: tableName, Item: change(id, version + 1, new Date().toISOString(), undefined) },
+                Put: {
+                  TableName: tableName,
+                  Item: change(id, version + 1, new Date(clock.now()).toISOString(), undefined),
+                },
               },
               ...recorded(record?.(current)),
             ],

@@ -2,11 +2,11 @@ import { randomInt } from "node:crypto";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { type AuditEntry, auditEntryIds, auditEntrySchema } from "../../core/audit.ts";
-import { manualClock } from "../../core/clock.ts";
 import { STAY_GAP_MS } from "../../core/decide.ts";
 import { isLive } from "../../core/presence.ts";
 import { sweep } from "../../core/sweep.ts";
 import { type DeliveredCallback, ParticipantStateError } from "../../local/twilio-emulator/index.ts";
+import { manualClock } from "../support/clock.ts";
 import { type PipelineHarness, startPipelineHarness } from "../support/pipeline.ts";
 import {
   type CrashKind,
