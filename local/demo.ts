@@ -14,10 +14,10 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { type AdminClient, createAdminClient } from "../cli/client.ts";
+import { ApiError, NetworkError } from "../cli/errors.ts";
+import { auditHeaders, auditRow, printable, table } from "../cli/format.ts";
 import type { AuditEntry, KickEntry } from "../core/audit.ts";
-import { type AdminClient, createAdminClient } from "./admin-cli/client.ts";
-import { ApiError, NetworkError } from "./admin-cli/errors.ts";
-import { auditHeaders, auditRow, printable, table } from "./admin-cli/format.ts";
 import { HANDSHAKE_FILE } from "./handshake.ts";
 
 const DEFAULT_ADMIN_URL = "http://127.0.0.1:4000";

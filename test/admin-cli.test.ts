@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { type RunOptions, run } from "../cli/cli.ts";
 import { type AuditEntry, auditEntrySchema } from "../core/audit.ts";
 import { ruleSchema } from "../core/rules.ts";
-import { type RunOptions, run } from "../local/admin-cli/cli.ts";
 import { ADMIN_TOKEN, type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
 /**
@@ -503,7 +503,7 @@ describe("usage and failures", () => {
 
   it("the entry point, spawned: reads its environment, prints JSON and exits 3 for a denied check", async () => {
     await cli(["ban", "add", "spawned-1", "--reason", "r"]);
-    const child = spawn(process.execPath, ["local/admin-cli/main.ts", "check", "spawned-1", "--room", "r1", "--json"], {
+    const child = spawn(process.execPath, ["cli/main.ts", "check", "spawned-1", "--room", "r1", "--json"], {
       cwd: join(import.meta.dirname, ".."),
       env: { ...process.env, ...adminEnv() },
     });
