@@ -1,12 +1,21 @@
 import type { ParticipantEvent } from "./events.ts";
-import { clockStart, findSession, isLive, type Presence, type PresenceUpdate, type Session } from "./presence.ts";
+import {
+  clockStart,
+  compareSessions,
+  findSession,
+  type Presence,
+  type PresenceUpdate,
+  type Session,
+} from "./presence.ts";
+import { sessionsOverLimit } from "./rules/duplicate-identity.ts";
+import { smallestLimit } from "./rules/max-duration.ts";
 import {
   banMatches,
   type DuplicateIdentity,
   duplicateScopeIncludes,
   isInForce,
+  kindPrecedence,
   type MaxDuration,
-  maxDurationApplies,
   type Rule,
   type RuleRef,
   ruleModes,
@@ -76,7 +85,7 @@ export function evaluate(subject: Session, presence: Presence, rules: readonly R
     const start = clockStart(presence, session);
     return ruleModes.flatMap((mode) => {
       const limit = smallestLimit(
-        inForce.filter((rule) => rule.mode === mode),
+        inForce.filter((rule): rule is MaxDuration => rule.kind === "max-duration" && rule.mode === mode),
         session,
       );
       return limit === undefined ? [] : [{ limit, deadlineAt: start + limit.limitSeconds * 1000 }];
@@ -139,106 +148,12 @@ export function evaluate(subject: Session, presence: Presence, rules: readonly R
   return actions;
 }
 
-/** The smallest max-duration limit that applies to the session; ties go to the lowest rule id, for stable audits. */
-function smallestLimit(rules: readonly Rule[], session: Session): MaxDuration | undefined {
-  let smallest: MaxDuration | undefined;
-  for (const rule of rules) {
-    if (rule.kind !== "max-duration" || !maxDurationApplies(rule, session.identity, session.roomName)) continue;
-    if (
-      smallest === undefined ||
-      rule.limitSeconds < smallest.limitSeconds ||
-      (rule.limitSeconds === smallest.limitSeconds && rule.id < smallest.id)
-    ) {
-      smallest = rule;
-    }
-  }
-  return smallest;
-}
-
-/**
- * The live sessions in the rule's scope beyond `maxSessions`, keeping the oldest or newest rooms.
- * Twilio itself disconnects the older of two sessions in the same room, so a room counts once, with its newest
- * session, and with the age of the identity's continuous stay in it (`stayStart`): a page reload replaces the
- * session without making the stay newer, so a reload in the kept room is not kicked in place of the session already
- * chosen for a kick (whose disconnect may not have arrived yet), while coming back after leaving is a new stay. The
- * order is total (stay start, then the session's connect time and participant SID), so every decision over the same
- * state picks the same sessions, however many events race to decide.
- */
-function sessionsOverLimit(
-  presence: Presence,
-  rule: DuplicateIdentity,
-  now: number,
-): { over: Session[]; settlesAt: Map<string, number> } {
-  const newestPerRoom = new Map<string, Session>();
-  for (const session of presence.sessions) {
-    if (!isLive(session) || !duplicateScopeIncludes(rule, session.roomName)) continue;
-    const current = newestPerRoom.get(session.roomSid);
-    if (current === undefined || compareSessions(current, session) < 0) newestPerRoom.set(session.roomSid, session);
-  }
-  const byStay = (a: Session, b: Session) => stayStart(presence, a) - stayStart(presence, b) || compareSessions(a, b);
-  const ordered = [...newestPerRoom.values()].sort(byStay);
-  if (rule.keep === "newest") ordered.reverse();
-  const kept = ordered.slice(0, rule.maxSessions);
-  const over = ordered.slice(rule.maxSessions);
-  // An adopted start is the start of its second: against a session of the same second, the order is a guess until
-  // the connect callback gives the exact time, or the settle window passes without it.
-  const settlesAt = new Map<string, number>();
-  const settleEnd = (session: Session) =>
-    session.startAdoptedAt === undefined ? 0 : session.startAdoptedAt + ADOPTION_SETTLE_MS;
-  const second = (session: Session) => Math.floor(stayStart(presence, session) / 1000);
-  for (const session of over) {
-    for (const other of kept) {
-      const until = Math.max(settleEnd(session), settleEnd(other));
-      if (until > now && second(session) === second(other))
-        settlesAt.set(session.participantSid, Math.max(until, settlesAt.get(session.participantSid) ?? 0));
-    }
-  }
-  return { over, settlesAt };
-}
-
-/**
- * How long a duplicate-identity kick waits, after reconciliation adopts a session whose start Twilio gives only to
- * the second, when that session and the other are of the same second: the connect callback's exact Timestamp, if it
- * arrives meanwhile, decides the order; otherwise the adopted session counts as the older.
- */
-export const ADOPTION_SETTLE_MS = 15_000;
-
-/** A session that starts within this long of the previous one's end, in the same room, continues its stay. */
-export const STAY_GAP_MS = 30_000;
-
-/**
- * When the identity's stay in the session's room began: the connect time of the earliest session in an unbroken
- * chain of the identity's sessions in that room, each starting before (or within STAY_GAP_MS after) the end of the
- * one before it. Ended sessions are kept in presence for a day, so a reload's predecessor is there to be found.
- */
-function stayStart(presence: Presence, session: Session): number {
-  let start = connectTime(session);
-  const earlier = presence.sessions
-    .filter((other) => other.roomSid === session.roomSid && other !== session)
-    .sort((a, b) => connectTime(b) - connectTime(a));
-  for (const other of earlier) {
-    if (connectTime(other) >= start) continue;
-    const end = isLive(other) ? Number.POSITIVE_INFINITY : other.lastEventAt;
-    if (end + STAY_GAP_MS >= start) start = connectTime(other);
-  }
-  return start;
-}
-
-const connectTime = (session: Session) => session.connectedAt ?? session.lastEventAt;
-
-function compareSessions(a: Session, b: Session): number {
-  return (
-    connectTime(a) - connectTime(b) ||
-    (a.participantSid < b.participantSid ? -1 : a.participantSid > b.participantSid ? 1 : 0)
-  );
-}
-
 const rank = (session: Session, subject: Session) => (session === subject ? 0 : 1);
-
-const kindOrder: Readonly<Record<Rule["kind"], number>> = { ban: 0, "max-duration": 1, "duplicate-identity": 2 };
 
 /** Enforcing rules decide before dry-run ones; then bans, limits, duplicates; then rule id. */
 function byPrecedence(a: Rule, b: Rule): number {
   const mode = (rule: Rule) => (rule.mode === "enforce" ? 0 : 1);
-  return mode(a) - mode(b) || kindOrder[a.kind] - kindOrder[b.kind] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return (
+    mode(a) - mode(b) || kindPrecedence(a.kind) - kindPrecedence(b.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
 }

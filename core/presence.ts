@@ -90,6 +90,17 @@ export function findSession(presence: Presence, participantSid: string): Session
   return presence.sessions.find((session) => session.participantSid === participantSid);
 }
 
+/** When a session began, as far as is known: its first connect, or its newest event when only a disconnect arrived. */
+export const connectTime = (session: Session) => session.connectedAt ?? session.lastEventAt;
+
+/** A total order of sessions: connect time, then participant SID, so that every decision picks the same ones. */
+export function compareSessions(a: Session, b: Session): number {
+  return (
+    connectTime(a) - connectTime(b) ||
+    (a.participantSid < b.participantSid ? -1 : a.participantSid > b.participantSid ? 1 : 0)
+  );
+}
+
 /** When a session's max-duration clock started: the identity's first connect in that room. */
 export function clockStart(presence: Presence, session: Session): number {
   return presence.firstConnectedAt[session.roomSid] ?? session.connectedAt ?? session.lastEventAt;

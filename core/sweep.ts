@@ -3,11 +3,10 @@ import { inParallel } from "./concurrency.ts";
 import { type Action, evaluate } from "./decide.ts";
 import type { EnforcerDependencies } from "./enforcer.ts";
 import { AuditEntryFinalizedError } from "./errors.ts";
-import { globMatches } from "./glob.ts";
 import { apply, disconnect, type KickReport } from "./kicks.ts";
 import type { RuleChange, RuleStore, SweepState, TrackedSession } from "./ports.ts";
 import { findSession, isLive, type Presence, type Session } from "./presence.ts";
-import { duplicateScopeIncludes, isInForce, maxDurationApplies, type Rule } from "./rules.ts";
+import { isInForce, type Rule, ruleCovers } from "./rules.ts";
 import type { CallBudget, ParticipantStatus } from "./video.ts";
 
 /**
@@ -302,19 +301,7 @@ async function applyRuleChanges(
   return reports;
 }
 
-function affects(rule: Rule, session: TrackedSession): boolean {
-  switch (rule.kind) {
-    case "ban":
-      return (
-        (rule.identityPattern === undefined || globMatches(rule.identityPattern, session.identity)) &&
-        (rule.roomPattern === undefined || globMatches(rule.roomPattern, session.roomName))
-      );
-    case "max-duration":
-      return maxDurationApplies(rule, session.identity, session.roomName);
-    case "duplicate-identity":
-      return duplicateScopeIncludes(rule, session.roomName);
-  }
-}
+const affects = (rule: Rule, session: TrackedSession) => ruleCovers(rule, session.identity, session.roomName);
 
 async function liveTrackedSessions(deps: SweepDependencies): Promise<TrackedSession[]> {
   const rooms = await deps.sessions.activeRooms();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type Action, decide, STAY_GAP_MS } from "../core/decide.ts";
+import { type Action, decide } from "../core/decide.ts";
 import type { ParticipantEventType } from "../core/events.ts";
 import type { Session } from "../core/presence.ts";
+import { STAY_GAP_MS } from "../core/rules/duplicate-identity.ts";
 import type { Rule } from "../core/rules.ts";
 import { participantEvent, presence, rule, seconds, session, sid, T0 } from "./fixtures/domain.ts";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Action, decide, STAY_GAP_MS } from "../../core/decide.ts";
+import { type Action, decide } from "../../core/decide.ts";
 import { dynamoSessionStore } from "../../core/dynamo/session-store.ts";
 import {
   isParticipantEvent,
@@ -18,6 +18,7 @@ import {
   presenceChange,
   type SessionStatus,
 } from "../../core/presence.ts";
+import { STAY_GAP_MS } from "../../core/rules/duplicate-identity.ts";
 import {
   type DuplicateIdentity,
   duplicateScopeIncludes,

@@ -1,0 +1,44 @@
+import { z } from "zod";
+import type { Session } from "../presence.ts";
+import { inScope, pattern, ruleMeta, specCommon } from "./fields.ts";
+
+/**
+ * A time limit: at most `limitSeconds` connected, counted from the identity's first connect in the room (a rejoin
+ * does not reset it), in the rooms and for the identities in its scope. The smallest applicable limit wins.
+ */
+
+export const maxDurationSpec = z.strictObject({
+  kind: z.literal("max-duration"),
+  ...specCommon,
+  limitSeconds: z
+    .number({ error: "expected a number of seconds" })
+    .int("expected a whole number of seconds")
+    .min(1, "expected at least 1 second")
+    .max(7 * 24 * 3600, "expected at most 7 days (604800 seconds)"),
+  roomPattern: pattern.optional(),
+  identityPattern: pattern.optional(),
+});
+
+/** A stored time limit. */
+export const maxDurationRule = maxDurationSpec.safeExtend(ruleMeta);
+export type MaxDuration = z.output<typeof maxDurationRule>;
+
+export function maxDurationApplies(rule: MaxDuration, identity: string, roomName: string): boolean {
+  return inScope(rule.identityPattern, identity) && inScope(rule.roomPattern, roomName);
+}
+
+/** The smallest max-duration limit that applies to the session; ties go to the lowest rule id, for stable audits. */
+export function smallestLimit(rules: readonly MaxDuration[], session: Session): MaxDuration | undefined {
+  let smallest: MaxDuration | undefined;
+  for (const rule of rules) {
+    if (!maxDurationApplies(rule, session.identity, session.roomName)) continue;
+    if (
+      smallest === undefined ||
+      rule.limitSeconds < smallest.limitSeconds ||
+      (rule.limitSeconds === smallest.limitSeconds && rule.id < smallest.id)
+    ) {
+      smallest = rule;
+    }
+  }
+  return smallest;
+}
