@@ -13,7 +13,7 @@ import { performance } from "node:perf_hooks";
 import { loadTwilioConfig } from "../core/config.ts";
 import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
-import { RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../functions/sweep.ts";
+import { RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../core/sweep-schedule.ts";
 import { createTables, startDynamoDbLocal } from "../local/dynamodb.ts";
 import { type HttpLambda, serveLambdas } from "../local/lambda-http.ts";
 import { startLocalPipeline } from "../local/pipeline.ts";

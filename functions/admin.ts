@@ -3,6 +3,7 @@ import type { AdminDependencies } from "../core/admin.ts";
 import { type AdminApiOptions, handleAdminRequest } from "../core/admin-api.ts";
 import { loadStoreConfig } from "../core/config.ts";
 import { adminDependencies } from "../core/runtime.ts";
+import { requestBody } from "./http.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability } from "./observability.ts";
 
@@ -16,12 +17,7 @@ export function createAdminHandler(deps: AdminDependencies, options: AdminApiOpt
         path: event.rawPath,
         query: event.queryStringParameters ?? {},
         headers: event.headers,
-        body:
-          event.body === undefined
-            ? undefined
-            : event.isBase64Encoded
-              ? Buffer.from(event.body, "base64").toString("utf8")
-              : event.body,
+        body: requestBody(event),
         principal: iam?.userArn,
       },
       deps,

@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { loadWebhookConfig } from "../core/config.ts";
 import { type CallbackResult, MAX_CALLBACK_BYTES, receiveCallback, type WebhookDependencies } from "../core/webhook.ts";
 import { webhookDependencies } from "../core/webhook-runtime.ts";
+import { requestBody, requestUrl } from "./http.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability, publishMetrics } from "./observability.ts";
 
@@ -13,19 +14,13 @@ import { type Observability, observability, publishMetrics } from "./observabili
 export function createWebhookHandler(deps: WebhookDependencies, { logger, metrics }: Observability) {
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
-      const body =
-        event.body === undefined
-          ? undefined
-          : event.isBase64Encoded
-            ? Buffer.from(event.body, "base64").toString("utf8")
-            : event.body;
       const result = await receiveCallback(
         {
           method: event.requestContext.http.method,
           headers: event.headers,
           url: requestUrl(event),
           rawQueryString: event.rawQueryString,
-          body,
+          body: requestBody(event),
         },
         deps,
       );
@@ -50,16 +45,6 @@ export function createWebhookHandler(deps: WebhookDependencies, { logger, metric
       publishMetrics(metrics);
     }
   };
-}
-
-/**
- * The URL the request was made to: a function URL's (or API Gateway's) scheme and Host, and the path. Payload
- * format 2.0, which function URLs and API Gateway HTTP APIs share.
- */
-function requestUrl(event: APIGatewayProxyEventV2): string {
-  const scheme = event.headers["x-forwarded-proto"] ?? "https";
-  const host = event.headers.host ?? event.requestContext.domainName;
-  return `${scheme}://${host}${event.rawPath}`;
 }
 
 const metricNames: Record<CallbackResult["outcome"], string> = {

@@ -9,8 +9,8 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { systemClock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/config.ts";
 import type { SweepReport } from "../core/sweep.ts";
+import type { SweepRunRequest } from "../core/sweep-schedule.ts";
 import { observability } from "../functions/observability.ts";
-import type { SweepRunRequest } from "../functions/sweep.ts";
 import { startWork } from "./work.ts";
 
 export interface EnforcerThreadOptions {

@@ -4,9 +4,10 @@ import type { StoreConfig, TwilioConfig } from "../core/config.ts";
 import type { EnforcerDependencies } from "../core/enforcer.ts";
 import { enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
 import type { SweepReport } from "../core/sweep.ts";
+import type { SweepRunRequest } from "../core/sweep-schedule.ts";
 import { createEnforcerHandler, recordBudgetMs } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";
-import { createSweepRun, type SweepRunRequest } from "../functions/sweep.ts";
+import { createSweepRun } from "../functions/sweep.ts";
 import { startSweepTimer } from "./sweep-timer.ts";
 
 export interface WorkOptions {

@@ -1,14 +1,9 @@
 import type { ScheduledEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import type { SweepReport } from "../core/sweep.ts";
+import { FINISH_MARGIN_MS, MIN_DEADLINE_RUN_GAP_MS, nextRun, SWEEP_TICK_MS } from "../core/sweep-schedule.ts";
 import { observability } from "../functions/observability.ts";
-import {
-  createSweepHandler,
-  FINISH_MARGIN_MS,
-  MIN_DEADLINE_RUN_GAP_MS,
-  nextRun,
-  SWEEP_TICK_MS,
-} from "../functions/sweep.ts";
+import { createSweepHandler } from "../functions/sweep.ts";
 
 /** The scheduled entry point's loop: sweep every tick while the invocation has time, survive a failed run. */
 

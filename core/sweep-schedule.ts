@@ -1,0 +1,84 @@
+import type { SweepReport } from "./sweep.ts";
+
+/**
+ * When the sweep runs: a whole sweep at every tick, and between ticks a run for the deadlines alone when one read
+ * ahead passes, so that a time limit ends within a second of its deadline. The scheduled function and the local
+ * stack's timer follow the same plan.
+ */
+
+/**
+ * How often a whole sweep runs within one invocation. Deadlines do not wait for it: each run reads them this far
+ * ahead and one more second, and a run for deadlines only starts when the earliest passes (see `nextRun`).
+ */
+export const SWEEP_TICK_MS = 5_000;
+/** How far ahead each run reads deadlines: past the next tick, so that none passes between two reads unseen. */
+export const DEADLINE_LOOKAHEAD_MS = SWEEP_TICK_MS + 1_000;
+/**
+ * Runs for deadlines start at least this long after the previous run started: time limits ending every few ms cost
+ * at most four extra runs a second (a lease write and a deadline read each), at most this much later than due.
+ */
+export const MIN_DEADLINE_RUN_GAP_MS = 250;
+/** The schedule fires every minute; an invocation sweeps until this much of its time is left. */
+export const STOP_BEFORE_END_MS = 8_000;
+/** Time kept at the end of an invocation for what follows a provider request: the audit entry's final write. */
+export const FINISH_MARGIN_MS = 2_000;
+
+/**
+ * Reconciling asks Twilio about every room believed in progress (two requests a room): a lost callback is found
+ * within a minute, without 200 requests a second for 500 rooms at every tick. `RECONCILE_EVERY_SECONDS` changes it.
+ */
+export const RECONCILE_EVERY_MS = 60_000;
+
+/** What a sweeping loop asks of one run. */
+export interface SweepRunRequest {
+  /** Reconcile with the provider's lists now; by the run's own cadence if absent. */
+  readonly reconcile?: boolean;
+  /** Epoch ms by which every provider request must have ended. */
+  readonly deadline?: number;
+  /** Only the due deadlines (a run started for a deadline read ahead). */
+  readonly deadlinesOnly?: boolean;
+}
+
+/**
+ * When a sweeping loop runs next, from the last run's report: at the next tick (`tickInMs` from `now`), or sooner
+ * for the deadlines only when the earliest deadline read ahead passes before it, never before that deadline.
+ * `sinceRunStartMs`: how long ago the last run started. Times in the sweep clock's milliseconds.
+ */
+export function nextRun(
+  report: SweepReport | undefined,
+  now: number,
+  tickInMs: number,
+  sinceRunStartMs: number,
+): { readonly inMs: number; readonly deadlinesOnly: boolean } {
+  const untilDeadline = report?.nextDeadlineAt === undefined ? Number.POSITIVE_INFINITY : report.nextDeadlineAt - now;
+  if (untilDeadline >= tickInMs) return { inMs: Math.max(0, tickInMs), deadlinesOnly: false };
+  return { inMs: Math.max(0, untilDeadline, MIN_DEADLINE_RUN_GAP_MS - sinceRunStartMs), deadlinesOnly: true };
+}
+
+/**
+ * Sweeps until the invocation is about to end: every SWEEP_TICK_MS a whole run, and a deadlines-only run when a
+ * deadline read ahead passes between two ticks. `remainingMs` is the invocation's time left; a failed run is
+ * reported to `onError` and the next tick tries again. No provider request of a run outlives the invocation.
+ */
+export async function sweepUntilEnd(
+  run: (options: SweepRunRequest & { readonly deadline: number }) => Promise<SweepReport>,
+  remainingMs: () => number,
+  onError: (error: unknown) => void,
+): Promise<void> {
+  let nextTickAt = Date.now();
+  for (;;) {
+    const started = Date.now();
+    const deadlinesOnly = started < nextTickAt;
+    if (!deadlinesOnly) nextTickAt = started + SWEEP_TICK_MS;
+    let report: SweepReport | undefined;
+    try {
+      report = await run({ deadline: started + remainingMs() - FINISH_MARGIN_MS, deadlinesOnly });
+    } catch (error) {
+      onError(error);
+    }
+    const now = Date.now();
+    const { inMs } = nextRun(report, now, nextTickAt - now, now - started);
+    if (remainingMs() - inMs < STOP_BEFORE_END_MS) break;
+    if (inMs > 0) await new Promise((resolve) => setTimeout(resolve, inMs));
+  }
+}
