@@ -1,4 +1,4 @@
-/// <reference path="./.sst/platform/config.d.ts" />
+/// <reference path=".sst/platform/config.d.ts" />
 
 export default $config({
   app(input) {

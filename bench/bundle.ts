@@ -10,7 +10,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { computeSignature } from "../core/twilio/signature.ts";
+import { computeSignature } from "../core/video/twilio/signature.ts";
 import { round, type Summary, summarize } from "./stats.ts";
 
 /** SST's own esbuild, installed into .sst/platform by `npm run typecheck`; nothing is added to the project. */

@@ -1,5 +1,5 @@
 /** The participant callbacks the benchmark sends or hands the enforcer: Twilio's form, and a signed POST of it. */
-import { computeSignature } from "../core/twilio/signature.ts";
+import { computeSignature } from "../core/video/twilio/signature.ts";
 
 export type ParticipantCallbackEvent = "participant-connected" | "participant-disconnected";
 

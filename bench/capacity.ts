@@ -6,20 +6,20 @@
 
 import { performance } from "node:perf_hooks";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
+import { recordDisconnect } from "../core/callbacks/disconnects.ts";
+import { type EnforcerDependencies, enforceCallback } from "../core/callbacks/enforcer.ts";
+import { isParticipantEvent, parseStatusCallback } from "../core/callbacks/events.ts";
 import { systemClock } from "../core/clock.ts";
-import type { TwilioConfig } from "../core/config.ts";
-import { recordDisconnect } from "../core/disconnects.ts";
-import { dynamoAuditLog } from "../core/dynamo/audit-log.ts";
+import type { TwilioConfig } from "../core/composition/config.ts";
 import { createDocumentClient } from "../core/dynamo/client.ts";
-import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
-import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
-import { type EnforcerDependencies, enforceCallback } from "../core/enforcer.ts";
-import { isParticipantEvent, parseStatusCallback } from "../core/events.ts";
-import { markingRoomsOnce } from "../core/room-marks.ts";
-import { cachedRuleSource } from "../core/rule-source.ts";
-import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
+import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
+import { cachedRuleSource } from "../core/rules/rule-source.ts";
+import { ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
+import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
+import { markingRoomsOnce } from "../core/sessions/room-marks.ts";
 import type { TableNames } from "../core/tables.ts";
-import { twilioVideo } from "../core/twilio/video.ts";
+import { twilioVideo } from "../core/video/twilio/video.ts";
 import type { TwilioEmulator } from "../local/twilio-emulator/index.ts";
 import { type ParticipantCallbackEvent, participantForm } from "./callbacks.ts";
 import { round } from "./stats.ts";
@@ -142,7 +142,7 @@ export interface EventCost {
   readonly commandNames: string;
   /**
    * Mean wall time (ms) of enforceCallback, kick request included; for a disconnect, of its recording by the webhook
-   * (core/disconnects.ts), which the webhook's invocation waits for.
+   * (core/callbacks/disconnects.ts), which the webhook's invocation waits for.
    */
   readonly enforceMs: number;
   /** Recorded by the webhook itself, never queued (disconnects): no queue message, no enforcer invocation. */

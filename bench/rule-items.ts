@@ -1,8 +1,8 @@
 /**
- * The Rules table items of one exact ban, in core/dynamo/rule-store.ts's layout (canonical + lookup copy; the
+ * The Rules table items of one exact ban, in core/rules/dynamo-rule-store.ts's layout (canonical + lookup copy; the
  * change-log item is left out), for writing many bans at once with BatchWrite.
  */
-import type { Rule } from "../core/rules.ts";
+import type { Rule } from "../core/rules/rules.ts";
 
 export function ruleItems(rule: Rule): Record<string, unknown>[] {
   if (rule.kind !== "ban" || rule.identity === undefined) throw new Error("ruleItems: exact bans only");

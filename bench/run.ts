@@ -10,10 +10,10 @@ process.env.POWERTOOLS_METRICS_DISABLED = "true";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
-import { loadTwilioConfig } from "../core/config.ts";
-import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
-import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
-import { RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../core/sweep-schedule.ts";
+import { loadTwilioConfig } from "../core/composition/config.ts";
+import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
+import { ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
+import { RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../core/sweep/sweep-schedule.ts";
 import { createTables, startDynamoDbLocal } from "../local/dynamodb.ts";
 import { type HttpLambda, serveLambdas } from "../local/lambda-http.ts";
 import { startLocalPipeline } from "../local/pipeline.ts";
@@ -757,7 +757,7 @@ function render(r: Record<string, unknown>): string {
     "durations: webhook = the measured ack p50 (alone) at 256 MB, enforcer = the measured enforce time per record at",
     "512 MB, or for full batches the measured time of 10 identities enforced side by side shared by the 10 (connects;",
     "the other kinds are charged a record's own time each, an upper bound), rounded up to the ms. Disconnects are",
-    "recorded by the webhook itself (core/disconnects.ts): no queue message and no enforcer, and the webhook's time",
+    "recorded by the webhook itself (core/callbacks/disconnects.ts): no queue message and no enforcer, and the webhook's time",
     "adds the measured recording; DynamoDB Local is",
     "faster than AWS, so durations are low. Units: a read that finds nothing is counted at DynamoDB's minimum (0.5 RRU,",
     "1 if strongly consistent), which DynamoDB Local reports as 0, and a refused conditional write at 1 WRU. Connects",
@@ -1130,7 +1130,7 @@ function renderScaling(scaling: ScalingResult, costs: ReturnType<typeof sweepCos
       ]),
     ),
     "",
-    `core/sweep.ts run as functions/sweep.ts runs it (createSweepRun: lease, batch 100), on the dependencies core/runtime.ts`,
+    `core/sweep/sweep.ts run as functions/sweep.ts runs it (createSweepRun: lease, batch 100), on the dependencies core/composition/runtime.ts`,
     "builds for the sweep (no rule cache) around an instrumented document client; Twilio requests counted from the",
     `emulator's request log. Every participant is connected in the emulator too, so reconciliation finds them all. A`,
     `max-duration rule (${sweep.limitSeconds} s) covers every room; each session has its deadline, ${sweep.dueDeadlines} of them past due (kicked by`,

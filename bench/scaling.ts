@@ -17,18 +17,18 @@ import {
   type DynamoDBDocumentClient,
   type NativeAttributeValue,
 } from "@aws-sdk/lib-dynamodb";
+import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
+import { type EnforcerDependencies, enforceCallback } from "../core/callbacks/enforcer.ts";
 import { systemClock } from "../core/clock.ts";
-import type { TwilioConfig } from "../core/config.ts";
-import { dynamoAuditLog } from "../core/dynamo/audit-log.ts";
+import type { TwilioConfig } from "../core/composition/config.ts";
 import { createDocumentClient } from "../core/dynamo/client.ts";
-import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
-import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
-import { type EnforcerDependencies, enforceCallback } from "../core/enforcer.ts";
-import { cachedRuleSource } from "../core/rule-source.ts";
-import { type Rule, ruleSchema, ruleSpecSchema } from "../core/rules.ts";
-import type { SweepDependencies, SweepReport } from "../core/sweep.ts";
+import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
+import { cachedRuleSource } from "../core/rules/rule-source.ts";
+import { type Rule, ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
+import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
+import type { SweepDependencies, SweepReport } from "../core/sweep/sweep.ts";
 import type { TableNames } from "../core/tables.ts";
-import { twilioVideo } from "../core/twilio/video.ts";
+import { twilioVideo } from "../core/video/twilio/video.ts";
 import { createSweepRun } from "../functions/sweep.ts";
 import { createTables } from "../local/dynamodb.ts";
 import type { EmulatorRoom, TwilioEmulator } from "../local/twilio-emulator/index.ts";
@@ -363,7 +363,7 @@ async function measureSweep(
     const ruleStore = dynamoRuleStore(client, names.Rules);
     const deps: SweepDependencies = {
       sessions: dynamoSessionStore(client, names.Sessions),
-      // As core/runtime.ts builds the sweep's: no rule cache.
+      // As core/composition/runtime.ts builds the sweep's: no rule cache.
       rules: cachedRuleSource(ruleStore, systemClock, 0),
       ruleStore,
       audit: dynamoAuditLog(client, names.Audit, { retentionDays: 365, now: () => systemClock.now() }),

@@ -1,5 +1,5 @@
 /**
- * The Sessions table items of connected participants, in core/dynamo/session-store.ts's layout (presence item per
+ * The Sessions table items of connected participants, in core/sessions/dynamo-session-store.ts's layout (presence item per
  * identity, session item per participant, room item per room in progress), for writing many sessions at once with
  * BatchWrite. `checkSessionLayout` reads a sample back through the store, so a layout change fails loudly here.
  */
@@ -93,6 +93,6 @@ export async function checkSessionLayout(
   }
   if (problems.length > 0)
     throw new Error(
-      `bench/session-items.ts no longer matches core/dynamo/session-store.ts's layout: ${problems.join("; ")}`,
+      `bench/session-items.ts no longer matches core/sessions/dynamo-session-store.ts's layout: ${problems.join("; ")}`,
     );
 }

@@ -15,7 +15,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
+import { ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
 import type { TwilioEmulator } from "../local/twilio-emulator/index.ts";
 import type { Burst, BurstResult } from "./burst-sender.ts";
 import { participantForm, signedPost } from "./callbacks.ts";

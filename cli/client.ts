@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { auditPage, decisionBody, rulePage } from "../core/admin-api.ts";
-import { auditEntrySchema } from "../core/audit.ts";
-import { ruleSchema } from "../core/rules.ts";
+import { auditPage, decisionBody, rulePage } from "../core/admin/admin-api.ts";
+import { auditEntrySchema } from "../core/audit/audit.ts";
+import { ruleSchema } from "../core/rules/rules.ts";
 import { ApiError, NetworkError } from "./errors.ts";
 import { type AwsCredentials, type Environment, resolveCredentials, signRequest } from "./sigv4.ts";
 

@@ -1,5 +1,5 @@
-import type { AuditEntry } from "../core/audit.ts";
-import type { Rule } from "../core/rules.ts";
+import type { AuditEntry } from "../core/audit/audit.ts";
+import type { Rule } from "../core/rules/rules.ts";
 
 /**
  * Human-readable output: aligned tables and field lists. Every cell is made safe for a terminal first, since

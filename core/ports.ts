@@ -1,6 +1,6 @@
-import type { AuditEntry, AuditPage, AuditQuery, KickResult, OpenKick, RuleChangeEntry } from "./audit.ts";
-import type { Presence, PresenceChange, PresenceUpdate, Session } from "./presence.ts";
-import type { Ban, Rule } from "./rules.ts";
+import type { AuditEntry, AuditPage, AuditQuery, KickResult, OpenKick, RuleChangeEntry } from "./audit/audit.ts";
+import type { Ban, Rule } from "./rules/rules.ts";
+import type { Presence, PresenceChange, PresenceUpdate, Session } from "./sessions/presence.ts";
 
 /** Rules, as stored. Every method validates what it reads. */
 /**

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import type { AdminDependencies } from "../core/admin.ts";
-import { type AdminApiOptions, handleAdminRequest } from "../core/admin-api.ts";
-import { loadStoreConfig } from "../core/config.ts";
-import { adminDependencies } from "../core/runtime.ts";
+import type { AdminDependencies } from "../core/admin/admin.ts";
+import { type AdminApiOptions, handleAdminRequest } from "../core/admin/admin-api.ts";
+import { loadStoreConfig } from "../core/composition/config.ts";
+import { adminDependencies } from "../core/composition/runtime.ts";
 import { requestBody } from "./http.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability } from "./observability.ts";

@@ -1,9 +1,9 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { callbackEnvelopeSchema } from "../core/callback-envelope.ts";
-import { loadStoreConfig, loadTwilioConfig } from "../core/config.ts";
-import { type EnforcerDependencies, enforceCallback, KickFailedError } from "../core/enforcer.ts";
-import { enforcerDependencies } from "../core/runtime.ts";
+import { callbackEnvelopeSchema } from "../core/callbacks/callback-envelope.ts";
+import { type EnforcerDependencies, enforceCallback, KickFailedError } from "../core/callbacks/enforcer.ts";
+import { loadStoreConfig, loadTwilioConfig } from "../core/composition/config.ts";
+import { enforcerDependencies } from "../core/composition/runtime.ts";
 import { parse } from "../core/validation.ts";
 import { processFifoGroups } from "./fifo-groups.ts";
 import { linkedEnvironment } from "./linked.ts";

@@ -1,5 +1,5 @@
 import { Resource } from "sst";
-import type { Environment } from "../core/config.ts";
+import type { Environment } from "../core/composition/config.ts";
 
 /**
  * What `sst.config.ts` links to a function (secrets, tables, the queue), as the environment variables the config

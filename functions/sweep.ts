@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, ScheduledEvent } from "aws-lambda";
-import { loadStoreConfig, loadSweepConfig, loadTwilioConfig } from "../core/config.ts";
-import { sweepDependencies } from "../core/runtime.ts";
-import { type SweepDependencies, type SweepReport, sweep } from "../core/sweep.ts";
+import { loadStoreConfig, loadSweepConfig, loadTwilioConfig } from "../core/composition/config.ts";
+import { sweepDependencies } from "../core/composition/runtime.ts";
+import { type SweepDependencies, type SweepReport, sweep } from "../core/sweep/sweep.ts";
 import {
   DEADLINE_LOOKAHEAD_MS,
   RECONCILE_EVERY_MS,
   type SweepRunRequest,
   sweepUntilEnd,
-} from "../core/sweep-schedule.ts";
+} from "../core/sweep/sweep-schedule.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability, publishMetrics } from "./observability.ts";
 
@@ -68,7 +68,7 @@ export function createSweepRun(
 
 /**
  * The scheduled entry point: EventBridge starts it every minute, and it sweeps every few seconds until the next
- * invocation is about to start (core/sweep-schedule.ts), so a time limit ends within a second of its deadline.
+ * invocation is about to start (core/sweep/sweep-schedule.ts), so a time limit ends within a second of its deadline.
  */
 export function createSweepHandler(
   run: (options: SweepRunRequest & { readonly deadline: number }) => Promise<SweepReport>,

@@ -1,8 +1,13 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { loadWebhookConfig } from "../core/config.ts";
-import { type CallbackResult, MAX_CALLBACK_BYTES, receiveCallback, type WebhookDependencies } from "../core/webhook.ts";
-import { webhookDependencies } from "../core/webhook-runtime.ts";
+import {
+  type CallbackResult,
+  MAX_CALLBACK_BYTES,
+  receiveCallback,
+  type WebhookDependencies,
+} from "../core/callbacks/webhook.ts";
+import { loadWebhookConfig } from "../core/composition/config.ts";
+import { webhookDependencies } from "../core/composition/webhook-runtime.ts";
 import { requestBody, requestUrl } from "./http.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability, publishMetrics } from "./observability.ts";

@@ -17,7 +17,7 @@ import { z } from "zod";
 import { type AdminClient, createAdminClient } from "../cli/client.ts";
 import { ApiError, NetworkError } from "../cli/errors.ts";
 import { auditHeaders, auditRow, printable, table } from "../cli/format.ts";
-import type { AuditEntry, KickEntry } from "../core/audit.ts";
+import type { AuditEntry, KickEntry } from "../core/audit/audit.ts";
 import { HANDSHAKE_FILE } from "./handshake.ts";
 
 const DEFAULT_ADMIN_URL = "http://127.0.0.1:4000";

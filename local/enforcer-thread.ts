@@ -7,9 +7,9 @@
 import { parentPort, type Transferable, Worker, workerData } from "node:worker_threads";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { systemClock } from "../core/clock.ts";
-import type { StoreConfig, TwilioConfig } from "../core/config.ts";
-import type { SweepReport } from "../core/sweep.ts";
-import type { SweepRunRequest } from "../core/sweep-schedule.ts";
+import type { StoreConfig, TwilioConfig } from "../core/composition/config.ts";
+import type { SweepReport } from "../core/sweep/sweep.ts";
+import type { SweepRunRequest } from "../core/sweep/sweep-schedule.ts";
 import { observability } from "../functions/observability.ts";
 import { startWork } from "./work.ts";
 

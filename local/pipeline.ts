@@ -1,11 +1,11 @@
+import type { EnforcerDependencies } from "../core/callbacks/enforcer.ts";
+import type { WebhookDependencies } from "../core/callbacks/webhook.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
-import type { StoreConfig, TwilioConfig } from "../core/config.ts";
-import type { EnforcerDependencies } from "../core/enforcer.ts";
-import { adminDependencies } from "../core/runtime.ts";
-import type { SweepReport } from "../core/sweep.ts";
-import { SWEEP_TICK_MS, type SweepRunRequest } from "../core/sweep-schedule.ts";
-import type { WebhookDependencies } from "../core/webhook.ts";
-import { webhookDependencies } from "../core/webhook-runtime.ts";
+import type { StoreConfig, TwilioConfig } from "../core/composition/config.ts";
+import { adminDependencies } from "../core/composition/runtime.ts";
+import { webhookDependencies } from "../core/composition/webhook-runtime.ts";
+import type { SweepReport } from "../core/sweep/sweep.ts";
+import { SWEEP_TICK_MS, type SweepRunRequest } from "../core/sweep/sweep-schedule.ts";
 import { createAdminHandler } from "../functions/admin.ts";
 import type { Observability } from "../functions/observability.ts";
 import { createWebhookHandler } from "../functions/webhook.ts";

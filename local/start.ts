@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadSweepConfig, loadTwilioConfig } from "../core/config.ts";
+import { loadSweepConfig, loadTwilioConfig } from "../core/composition/config.ts";
 import { tables } from "../core/tables.ts";
 import { observability } from "../functions/observability.ts";
 import { createTables, DynamoDbLocalStartError, PortInUseError, startDynamoDbLocal } from "./dynamodb.ts";

@@ -1,5 +1,5 @@
-import type { SweepReport } from "../core/sweep.ts";
-import { nextRun, type SweepRunRequest } from "../core/sweep-schedule.ts";
+import type { SweepReport } from "../core/sweep/sweep.ts";
+import { nextRun, type SweepRunRequest } from "../core/sweep/sweep-schedule.ts";
 
 /**
  * The sweep on a timer, as the deployed sweep function's loop runs it: a whole sweep every `tickMs` (reconciling

@@ -1,10 +1,10 @@
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { EnforcerDependencies } from "../core/callbacks/enforcer.ts";
 import type { Clock } from "../core/clock.ts";
-import type { StoreConfig, TwilioConfig } from "../core/config.ts";
-import type { EnforcerDependencies } from "../core/enforcer.ts";
-import { enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
-import type { SweepReport } from "../core/sweep.ts";
-import type { SweepRunRequest } from "../core/sweep-schedule.ts";
+import type { StoreConfig, TwilioConfig } from "../core/composition/config.ts";
+import { enforcerDependencies, sweepDependencies } from "../core/composition/runtime.ts";
+import type { SweepReport } from "../core/sweep/sweep.ts";
+import type { SweepRunRequest } from "../core/sweep/sweep-schedule.ts";
 import { createEnforcerHandler, recordBudgetMs } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";
 import { createSweepRun } from "../functions/sweep.ts";

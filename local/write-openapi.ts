@@ -1,7 +1,7 @@
 /** `npm run openapi`: writes the admin API's OpenAPI document, generated from the route table, to docs/. */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { openApiDocument } from "../core/admin-api.ts";
+import { openApiDocument } from "../core/admin/admin-api.ts";
 
 export const OPENAPI_FILE = fileURLToPath(new URL("../docs/admin-openapi.json", import.meta.url));
 export const renderOpenApi = () => `${JSON.stringify(openApiDocument(), null, 2)}\n`;

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { routes } from "../core/admin-api.ts";
-import { auditEntryIds } from "../core/audit.ts";
+import { routes } from "../core/admin/admin-api.ts";
+import { auditEntryIds } from "../core/audit/audit.ts";
 import { OPENAPI_FILE, renderOpenApi } from "../local/write-openapi.ts";
 import { ADMIN_TOKEN, type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type RunOptions, run } from "../cli/cli.ts";
-import { type AuditEntry, auditEntrySchema } from "../core/audit.ts";
-import { ruleSchema } from "../core/rules.ts";
+import { type AuditEntry, auditEntrySchema } from "../core/audit/audit.ts";
+import { ruleSchema } from "../core/rules/rules.ts";
 import { ADMIN_TOKEN, type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
 /**

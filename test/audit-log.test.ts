@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type AuditEntry, auditEntryIds, type KickEntry } from "../core/audit.ts";
-import { dynamoAuditLog } from "../core/dynamo/audit-log.ts";
+import { type AuditEntry, auditEntryIds, type KickEntry } from "../core/audit/audit.ts";
+import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
 import { AuditEntryExistsError, AuditEntryFinalizedError, ValidationError } from "../core/errors.ts";
 import type { AuditLog } from "../core/ports.ts";
-import { ruleRef } from "../core/rules.ts";
+import { ruleRef } from "../core/rules/rules.ts";
 import { rule, sid, T0 } from "./fixtures/domain.ts";
 import { createTestTables } from "./support/tables.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadSweepConfig, loadTwilioConfig } from "../core/config.ts";
+import { loadSweepConfig, loadTwilioConfig } from "../core/composition/config.ts";
 import { ConfigError } from "../core/errors.ts";
 
 const ACCOUNT = `AC${"a".repeat(32)}`;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { SWEEP_TICK_MS } from "../core/sweep-schedule.ts";
+import { SWEEP_TICK_MS } from "../core/sweep/sweep-schedule.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
 /**

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { type Action, decide } from "../core/decide.ts";
-import type { ParticipantEventType } from "../core/events.ts";
-import type { Session } from "../core/presence.ts";
+import type { ParticipantEventType } from "../core/callbacks/events.ts";
+import { type Action, decide } from "../core/rules/decide.ts";
 import { STAY_GAP_MS } from "../core/rules/duplicate-identity.ts";
-import type { Rule } from "../core/rules.ts";
+import type { Rule } from "../core/rules/rules.ts";
+import type { Session } from "../core/sessions/presence.ts";
 import { participantEvent, presence, rule, seconds, session, sid, T0 } from "./fixtures/domain.ts";
 
 /** A compact view of actions: what happens to which participant, decided by which rule. */

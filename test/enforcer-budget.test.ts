@@ -1,7 +1,7 @@
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { auditEntryIds } from "../core/audit.ts";
-import { enforcerDependencies } from "../core/runtime.ts";
+import { auditEntryIds } from "../core/audit/audit.ts";
+import { enforcerDependencies } from "../core/composition/runtime.ts";
 import { createEnforcerHandler, FINISH_MARGIN_MS, recordBudgetMs } from "../functions/enforcer.ts";
 import { observability } from "../functions/observability.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";

@@ -1,8 +1,8 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditEntryIds } from "../core/audit.ts";
-import { enforcerDependencies } from "../core/runtime.ts";
+import { auditEntryIds } from "../core/audit/audit.ts";
+import { enforcerDependencies } from "../core/composition/runtime.ts";
 import { createEnforcerHandler, recordBudgetMs } from "../functions/enforcer.ts";
 import { processFifoGroups } from "../functions/fifo-groups.ts";
 import { observability } from "../functions/observability.ts";

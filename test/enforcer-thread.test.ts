@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { auditEntryIds } from "../core/audit.ts";
+import { auditEntryIds } from "../core/audit/audit.ts";
 import { observability } from "../functions/observability.ts";
 import { startLocalPipeline } from "../local/pipeline.ts";
 import { manualClock } from "./support/clock.ts";

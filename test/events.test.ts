@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseStatusCallback, type StatusEvent } from "../core/events.ts";
+import { parseStatusCallback, type StatusEvent } from "../core/callbacks/events.ts";
 import {
   ACCOUNT_SID,
   callbackFor,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { globMatches, isLiteralPattern } from "../core/glob.ts";
+import { globMatches, isLiteralPattern } from "../core/rules/glob.ts";
 
 type Case = { pattern: string; subject: string; expected: boolean };
 

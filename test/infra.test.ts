@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadStoreConfig, loadTwilioConfig, loadWebhookConfig } from "../core/config.ts";
-import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/runtime.ts";
-import { RULE_CHANGE_OVERLAP_MS } from "../core/sweep.ts";
+import { loadStoreConfig, loadTwilioConfig, loadWebhookConfig } from "../core/composition/config.ts";
+import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/composition/runtime.ts";
+import { webhookDependencies } from "../core/composition/webhook-runtime.ts";
+import { RULE_CHANGE_OVERLAP_MS } from "../core/sweep/sweep.ts";
 import { auditTable, rulesTable, sessionsTable, type TableDefinition } from "../core/tables.ts";
-import { webhookDependencies } from "../core/webhook-runtime.ts";
 import { environmentFromLinks, linkedVariables } from "../functions/linked.ts";
 
 /**

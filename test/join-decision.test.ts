@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { joinDecision } from "../core/admin.ts";
-import { decide } from "../core/decide.ts";
-import { isParticipantEvent, type ParticipantEvent, parseStatusCallback } from "../core/events.ts";
-import { applyChange, type Presence, presenceChange } from "../core/presence.ts";
-import { type Rule, ruleSchema, ruleSpecSchema } from "../core/rules.ts";
+import { joinDecision } from "../core/admin/admin.ts";
+import { isParticipantEvent, type ParticipantEvent, parseStatusCallback } from "../core/callbacks/events.ts";
+import { decide } from "../core/rules/decide.ts";
+import { type Rule, ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
+import { applyChange, type Presence, presenceChange } from "../core/sessions/presence.ts";
 import { participantCallback, sid } from "./fixtures/callbacks.ts";
 
 /**

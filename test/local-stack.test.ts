@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type AuditEntry, auditEntrySchema } from "../core/audit.ts";
+import { type AuditEntry, auditEntrySchema } from "../core/audit/audit.ts";
 
 /**
  * The local stack as a user runs it: `node local/start.ts` in a child process (every port free, data in memory, the

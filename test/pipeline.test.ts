@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AuditEntry, auditEntryIds } from "../core/audit.ts";
-import { isLive } from "../core/presence.ts";
-import type { RuleSpecInput } from "../core/rules.ts";
-import { computeSignature } from "../core/twilio/signature.ts";
+import { type AuditEntry, auditEntryIds } from "../core/audit/audit.ts";
+import type { RuleSpecInput } from "../core/rules/rules.ts";
+import { isLive } from "../core/sessions/presence.ts";
+import { computeSignature } from "../core/video/twilio/signature.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { beforeAll, expect, it } from "vitest";
-import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
 import type { SessionStore } from "../core/ports.ts";
-import { markingRoomsOnce } from "../core/room-marks.ts";
+import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
+import { markingRoomsOnce } from "../core/sessions/room-marks.ts";
 import { sid, T0 } from "./fixtures/domain.ts";
 import { createTestTables } from "./support/tables.ts";
 

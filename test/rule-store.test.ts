@@ -1,12 +1,12 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { auditEntryIds } from "../core/audit.ts";
-import { dynamoAuditLog } from "../core/dynamo/audit-log.ts";
-import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
+import { auditEntryIds } from "../core/audit/audit.ts";
+import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
 import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError, ValidationError } from "../core/errors.ts";
 import type { RuleStore } from "../core/ports.ts";
-import { cachedRuleSource } from "../core/rule-source.ts";
-import { isExactBan, type Rule } from "../core/rules.ts";
+import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
+import { cachedRuleSource } from "../core/rules/rule-source.ts";
+import { isExactBan, type Rule } from "../core/rules/rules.ts";
 import { rule, T0 } from "./fixtures/domain.ts";
 import { manualClock } from "./support/clock.ts";
 import { createTestTables } from "./support/tables.ts";

@@ -13,7 +13,7 @@ import {
   ruleRef,
   ruleSchema,
   ruleSpecSchema,
-} from "../core/rules.ts";
+} from "../core/rules/rules.ts";
 import { parse } from "../core/validation.ts";
 import { namedFields, validationErrorOf } from "./support/validation.ts";
 

@@ -1,7 +1,7 @@
 import { parse, stringify } from "node:querystring";
 import twilio from "twilio";
 import { describe, expect, it } from "vitest";
-import { computeSignature, isValidSignature, type SignedParams } from "../core/twilio/signature.ts";
+import { computeSignature, isValidSignature, type SignedParams } from "../core/video/twilio/signature.ts";
 
 /**
  * Generated agreement between room-warden's `isValidSignature` and the official `validateRequest`: random

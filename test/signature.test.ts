@@ -1,12 +1,12 @@
 import twilio from "twilio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { computeSignature, isValidSignature, type SignedParams } from "../core/twilio/signature.ts";
+import { computeSignature, isValidSignature, type SignedParams } from "../core/video/twilio/signature.ts";
 import { startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
 import { type CallbackReceiver, startCallbackReceiver } from "./support/callback-receiver.ts";
 
 /**
  * X-Twilio-Signature, held against the official `twilio` package: room-warden's `computeSignature` and
- * `isValidSignature` (core/twilio/signature.ts) and the emulator's signed callbacks must agree with
+ * `isValidSignature` (core/video/twilio/signature.ts) and the emulator's signed callbacks must agree with
  * `getExpectedTwilioSignature` and `validateRequest`, which is what Twilio's own webhooks are checked with.
  */
 

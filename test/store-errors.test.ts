@@ -9,13 +9,13 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { auditEntryIds } from "../core/audit.ts";
-import { dynamoAuditLog } from "../core/dynamo/audit-log.ts";
+import { auditEntryIds } from "../core/audit/audit.ts";
+import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
 import { createDocumentClient } from "../core/dynamo/client.ts";
-import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
-import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
 import { StoreThrottledError, StoreTimeoutError, StoreUnavailableError } from "../core/errors.ts";
-import { ruleRef } from "../core/rules.ts";
+import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
+import { ruleRef } from "../core/rules/rules.ts";
+import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
 import { rule, sid, T0 } from "./fixtures/domain.ts";
 
 /**

@@ -1,12 +1,12 @@
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type AuditEntry, auditEntryIds, type KickEntry } from "../core/audit.ts";
-import { dynamoAuditLog } from "../core/dynamo/audit-log.ts";
+import { type AuditEntry, auditEntryIds, type KickEntry } from "../core/audit/audit.ts";
+import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
 import { INDEX_SHARDS } from "../core/dynamo/query.ts";
-import { dynamoRuleStore } from "../core/dynamo/rule-store.ts";
-import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
 import type { AuditLog, RuleStore, SessionStore } from "../core/ports.ts";
-import { ruleRef } from "../core/rules.ts";
+import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
+import { ruleRef } from "../core/rules/rules.ts";
+import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
 import type { TableNames } from "../core/tables.ts";
 import { rule, session, sid, T0 } from "./fixtures/domain.ts";
 import { createTestTables } from "./support/tables.ts";

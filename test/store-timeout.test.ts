@@ -2,8 +2,8 @@ import { type AddressInfo, createServer, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import { createDocumentClient } from "../core/dynamo/client.ts";
-import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
 import { StoreTimeoutError } from "../core/errors.ts";
+import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
 
 /**
  * A hung DynamoDB request, produced for real: a TCP server that takes the request and never answers. The client's

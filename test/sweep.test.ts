@@ -1,12 +1,12 @@
 import { BatchWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditEntryIds } from "../core/audit.ts";
+import { auditEntryIds } from "../core/audit/audit.ts";
 import { INDEX_SHARDS, shardOf } from "../core/dynamo/query.ts";
-import { dynamoSessionStore } from "../core/dynamo/session-store.ts";
-import type { RuleSpecInput } from "../core/rules.ts";
-import { ruleSchema, ruleSpecSchema } from "../core/rules.ts";
-import { SWEEP_CONCURRENCY, sweep } from "../core/sweep.ts";
-import { RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../core/sweep-schedule.ts";
+import type { RuleSpecInput } from "../core/rules/rules.ts";
+import { ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
+import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
+import { SWEEP_CONCURRENCY, sweep } from "../core/sweep/sweep.ts";
+import { RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../core/sweep/sweep-schedule.ts";
 import { observability } from "../functions/observability.ts";
 import { createSweepRun } from "../functions/sweep.ts";
 import { manualClock } from "./support/clock.ts";

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { WebhookDependencies } from "../core/callbacks/webhook.ts";
 import { QueueUnavailableError, StoreThrottledError } from "../core/errors.ts";
 import type { QueueMessage } from "../core/ports.ts";
-import { isLive } from "../core/presence.ts";
-import type { WebhookDependencies } from "../core/webhook.ts";
+import { isLive } from "../core/sessions/presence.ts";
 import type { SqsLambda } from "../local/sqs-queue.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
 /**
- * Disconnects decide nothing, so the webhook records them itself (core/disconnects.ts) instead of queuing them:
+ * Disconnects decide nothing, so the webhook records them itself (core/callbacks/disconnects.ts) instead of queuing them:
  * end to end, with the emulator's signed callbacks, DynamoDB Local and the enforcer behind the queue stand-in.
  */
 

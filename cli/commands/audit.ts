@@ -1,5 +1,5 @@
 import { type FileHandle, open } from "node:fs/promises";
-import type { AuditEntry } from "../../core/audit.ts";
+import type { AuditEntry } from "../../core/audit/audit.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { InputError } from "../errors.ts";
 import { auditHeaders, auditRow, fieldList, table } from "../format.ts";

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { Rule } from "../../core/rules.ts";
+import type { Rule } from "../../core/rules/rules.ts";
 import { type Command, type CommandContext, integerOption } from "../command.ts";
 import { InputError } from "../errors.ts";
 import { fieldList, ruleHeaders, ruleRow, table } from "../format.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { compareSessions, connectTime, isLive, type Presence, type Session } from "../presence.ts";
+import { compareSessions, connectTime, isLive, type Presence, type Session } from "../sessions/presence.ts";
 import { inScope, pattern, ruleMeta, specCommon } from "./fields.ts";
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { globMatches } from "../glob.ts";
+import { globMatches } from "./glob.ts";
 
 /** The fields every rule kind shares, and the checks its own fields are built from. */
 

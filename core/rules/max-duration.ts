@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Session } from "../presence.ts";
+import type { Session } from "../sessions/presence.ts";
 import { inScope, pattern, ruleMeta, specCommon } from "./fields.ts";
 
 /**

@@ -1,23 +1,13 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Action, decide } from "../../core/decide.ts";
-import { dynamoSessionStore } from "../../core/dynamo/session-store.ts";
 import {
   isParticipantEvent,
   type ParticipantEvent,
   type ParticipantEventType,
   parseStatusCallback,
-} from "../../core/events.ts";
+} from "../../core/callbacks/events.ts";
 import type { SessionStore } from "../../core/ports.ts";
-import {
-  applyChange,
-  findSession,
-  type Presence,
-  type PresenceChange,
-  type PresenceUpdate,
-  presenceChange,
-  type SessionStatus,
-} from "../../core/presence.ts";
+import { type Action, decide } from "../../core/rules/decide.ts";
 import { STAY_GAP_MS } from "../../core/rules/duplicate-identity.ts";
 import {
   type DuplicateIdentity,
@@ -27,7 +17,17 @@ import {
   type Rule,
   type RuleMode,
   type RuleSpecInput,
-} from "../../core/rules.ts";
+} from "../../core/rules/rules.ts";
+import { dynamoSessionStore } from "../../core/sessions/dynamo-session-store.ts";
+import {
+  applyChange,
+  findSession,
+  type Presence,
+  type PresenceChange,
+  type PresenceUpdate,
+  presenceChange,
+  type SessionStatus,
+} from "../../core/sessions/presence.ts";
 import { participantCallback, sid } from "../fixtures/callbacks.ts";
 import { rule, T0 } from "../fixtures/domain.ts";
 import { createTestTables } from "../support/tables.ts";
@@ -54,8 +54,8 @@ import { reportFigures, size } from "./figures.ts";
  * session for newer than it is; the properties assert exactness where it holds: when the first callback of the
  * participant, or of the identity in the room, is delivered first.
  *
- * The presence store is modelled by `applyChange` (core/presence.ts), a pure copy of the DynamoDB condition in
- * `core/dynamo/session-store.ts`; the first property checks the model against the real store on DynamoDB Local, so
+ * The presence store is modelled by `applyChange` (core/sessions/presence.ts), a pure copy of the DynamoDB condition in
+ * `core/sessions/dynamo-session-store.ts`; the first property checks the model against the real store on DynamoDB Local, so
  * the others, which run the model thousands of times, speak about the real store.
  *
  * Replay a failure with RELIABILITY_SEED=<seed> (fast-check prints the seed and the shrunk counterexample).

@@ -1,17 +1,17 @@
 import { ProvisionedThroughputExceededException, ThrottlingException } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { dynamoAuditLog } from "../../core/audit/dynamo-audit-log.ts";
+import type { EnforcerDependencies } from "../../core/callbacks/enforcer.ts";
+import type { WebhookDependencies } from "../../core/callbacks/webhook.ts";
 import type { Clock } from "../../core/clock.ts";
-import { dynamoAuditLog } from "../../core/dynamo/audit-log.ts";
 import { createDocumentClient } from "../../core/dynamo/client.ts";
-import { dynamoRuleStore } from "../../core/dynamo/rule-store.ts";
-import { dynamoSessionStore } from "../../core/dynamo/session-store.ts";
-import type { EnforcerDependencies } from "../../core/enforcer.ts";
 import type { AuditLog } from "../../core/ports.ts";
-import { cachedRuleSource } from "../../core/rule-source.ts";
-import type { SweepDependencies } from "../../core/sweep.ts";
+import { dynamoRuleStore } from "../../core/rules/dynamo-rule-store.ts";
+import { cachedRuleSource } from "../../core/rules/rule-source.ts";
+import { dynamoSessionStore } from "../../core/sessions/dynamo-session-store.ts";
+import type { SweepDependencies } from "../../core/sweep/sweep.ts";
 import type { TableNames } from "../../core/tables.ts";
-import type { VideoProvider } from "../../core/video.ts";
-import type { WebhookDependencies } from "../../core/webhook.ts";
+import type { VideoProvider } from "../../core/video/video.ts";
 import type { SqsLambda } from "../../local/sqs-queue.ts";
 
 /**

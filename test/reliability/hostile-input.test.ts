@@ -1,10 +1,10 @@
 import { createHmac } from "node:crypto";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from "vitest";
-import { auditEntryIds } from "../../core/audit.ts";
+import { auditEntryIds } from "../../core/audit/audit.ts";
+import { MAX_CALLBACK_BYTES } from "../../core/callbacks/webhook.ts";
 import type { QueueMessage } from "../../core/ports.ts";
-import { computeSignature, type SignedParams } from "../../core/twilio/signature.ts";
-import { MAX_CALLBACK_BYTES } from "../../core/webhook.ts";
+import { computeSignature, type SignedParams } from "../../core/video/twilio/signature.ts";
 import { defaultCredentials } from "../../local/twilio-emulator/credentials.ts";
 import type { EmulatorParticipant } from "../../local/twilio-emulator/index.ts";
 import {

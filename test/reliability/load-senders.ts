@@ -6,7 +6,7 @@
  * is abandoned after `requestTimeoutMs`. Every request is reported back, answered or not.
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { computeSignature } from "../../core/twilio/signature.ts";
+import { computeSignature } from "../../core/video/twilio/signature.ts";
 
 export interface LoadPlan {
   readonly webhookUrl: string;

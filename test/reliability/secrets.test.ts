@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SWEEP_CONCURRENCY } from "../../core/sweep.ts";
-import type { TwilioCredentials } from "../../core/twilio/http.ts";
-import { computeSignature } from "../../core/twilio/signature.ts";
-import { twilioVideo } from "../../core/twilio/video.ts";
+import { SWEEP_CONCURRENCY } from "../../core/sweep/sweep.ts";
+import type { TwilioCredentials } from "../../core/video/twilio/http.ts";
+import { computeSignature } from "../../core/video/twilio/signature.ts";
+import { twilioVideo } from "../../core/video/twilio/video.ts";
 import {
   type EmulatorParticipant,
   type Fault,

@@ -1,10 +1,10 @@
 import { randomInt } from "node:crypto";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { type AuditEntry, auditEntryIds, auditEntrySchema } from "../../core/audit.ts";
-import { isLive } from "../../core/presence.ts";
+import { type AuditEntry, auditEntryIds, auditEntrySchema } from "../../core/audit/audit.ts";
 import { STAY_GAP_MS } from "../../core/rules/duplicate-identity.ts";
-import { sweep } from "../../core/sweep.ts";
+import { isLive } from "../../core/sessions/presence.ts";
+import { sweep } from "../../core/sweep/sweep.ts";
 import { type DeliveredCallback, ParticipantStateError } from "../../local/twilio-emulator/index.ts";
 import { manualClock } from "../support/clock.ts";
 import { type PipelineHarness, startPipelineHarness } from "../support/pipeline.ts";

@@ -1,4 +1,4 @@
-import type { ParticipantEvent } from "./events.ts";
+import type { ParticipantEvent } from "../callbacks/events.ts";
 
 /**
  * Presence: every session of one identity, kept in one item and changed atomically, so that the state returned by

@@ -1,16 +1,16 @@
 import { createHash } from "node:crypto";
+import type { Clock } from "../clock.ts";
+import { within } from "../concurrency.ts";
+import { type FieldIssue, StoreTimeoutError, ValidationError } from "../errors.ts";
+import type { CallbackQueue } from "../ports.ts";
+import { isValidSignature, type SignedParams } from "../video/twilio/signature.ts";
 import type { CallbackEnvelope } from "./callback-envelope.ts";
-import type { Clock } from "./clock.ts";
-import { within } from "./concurrency.ts";
 import { type DisconnectStore, recordDisconnect } from "./disconnects.ts";
-import { type FieldIssue, StoreTimeoutError, ValidationError } from "./errors.ts";
 import { isParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
-import type { CallbackQueue } from "./ports.ts";
-import { isValidSignature, type SignedParams } from "./twilio/signature.ts";
 
 /**
  * Receiving a status callback: verify, parse, hand to the durable queue or, for a disconnect, which decides nothing,
- * record it (core/disconnects.ts), answer. Nothing is decided here, so the answer comes in milliseconds, well inside
+ * record it (core/callbacks/disconnects.ts), answer. Nothing is decided here, so the answer comes in milliseconds, well inside
  * the ~15 s Twilio waits.
  */
 

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { VideoProviderError } from "../errors.ts";
+import { VideoProviderError } from "../../errors.ts";
 import type { CallBudget, DisconnectOutcome, Participant, VideoProvider } from "../video.ts";
 import { type RetryPolicy, responseError, type TwilioCredentials, type TwilioResponse, twilioHttp } from "./http.ts";
 import {

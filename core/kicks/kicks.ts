@@ -1,11 +1,11 @@
-import { type AuditEntry, auditEntryIds, type KickEntry, type KickOutcome, type Trigger } from "./audit.ts";
-import type { Clock } from "./clock.ts";
-import type { Action } from "./decide.ts";
-import { AuditEntryExistsError, AuditEntryFinalizedError } from "./errors.ts";
-import type { AuditLog, SessionStore } from "./ports.ts";
-import type { Session } from "./presence.ts";
-import { type Rule, ruleRef } from "./rules.ts";
-import type { CallBudget, VideoProvider } from "./video.ts";
+import { type AuditEntry, auditEntryIds, type KickEntry, type KickOutcome, type Trigger } from "../audit/audit.ts";
+import type { Clock } from "../clock.ts";
+import { AuditEntryExistsError, AuditEntryFinalizedError } from "../errors.ts";
+import type { AuditLog, SessionStore } from "../ports.ts";
+import type { Action } from "../rules/decide.ts";
+import { type Rule, ruleRef } from "../rules/rules.ts";
+import type { Session } from "../sessions/presence.ts";
+import type { CallBudget, VideoProvider } from "../video/video.ts";
 
 /**
  * Kicks, whoever decides them (the enforcer on a callback, the sweep on a deadline, a rule change or a retry): the

@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { parse } from "./validation.ts";
+import { parse } from "../validation.ts";
 
 /**
  * Twilio Video room status callbacks: the form Twilio posts (every value a string) and the domain events they

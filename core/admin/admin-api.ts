@@ -1,5 +1,15 @@
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import { auditEntrySchema } from "../audit/audit.ts";
+import {
+  RuleExistsError,
+  RuleNotFoundError,
+  RuleVersionConflictError,
+  StoreThrottledError,
+  StoreTimeoutError,
+  ValidationError,
+} from "../errors.ts";
+import { ruleCreateSchema, ruleSchema, ruleSpecSchema } from "../rules/rules.ts";
 import {
   type AdminDependencies,
   auditQuery,
@@ -15,16 +25,6 @@ import {
   ruleListQuery,
   updateRule,
 } from "./admin.ts";
-import { auditEntrySchema } from "./audit.ts";
-import {
-  RuleExistsError,
-  RuleNotFoundError,
-  RuleVersionConflictError,
-  StoreThrottledError,
-  StoreTimeoutError,
-  ValidationError,
-} from "./errors.ts";
-import { ruleCreateSchema, ruleSchema, ruleSpecSchema } from "./rules.ts";
 
 /**
  * The admin API as data: each route's method, path, schemas and use case. The HTTP adapter dispatches from this

@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { type AuditEntry, type AuditPage, auditEntryIds, kickOutcomes } from "./audit.ts";
-import type { Clock } from "./clock.ts";
-import { evaluate } from "./decide.ts";
-import { RuleNotFoundError } from "./errors.ts";
-import type { AuditLog, RuleStore, SessionStore } from "./ports.ts";
-import { applyChange, findSession, isLive, type Presence, type Session } from "./presence.ts";
+import { type AuditEntry, type AuditPage, auditEntryIds, kickOutcomes } from "../audit/audit.ts";
+import type { Clock } from "../clock.ts";
+import { RuleNotFoundError } from "../errors.ts";
+import type { AuditLog, RuleStore, SessionStore } from "../ports.ts";
+import { evaluate } from "../rules/decide.ts";
 import {
   duplicateScopeIncludes,
   isInForce,
@@ -18,8 +17,9 @@ import {
   ruleRef,
   ruleSchema,
   ruleSpecSchema,
-} from "./rules.ts";
-import { parse } from "./validation.ts";
+} from "../rules/rules.ts";
+import { applyChange, findSession, isLive, type Presence, type Session } from "../sessions/presence.ts";
+import { parse } from "../validation.ts";
 
 /**
  * The operators' use cases behind the admin API: rules with optimistic concurrency and an audited history, the audit
@@ -341,7 +341,7 @@ export const PROSPECTIVE_PARTICIPANT = "prospective-join";
 
 /**
  * The join decision is the enforcer's own: the connect the identity would make is applied to its presence as the
- * store would apply it, and evaluated as the enforcer evaluates a connect (core/decide.ts), so the answer is
+ * store would apply it, and evaluated as the enforcer evaluates a connect (core/rules/decide.ts), so the answer is
  * "denied" exactly when the enforcer would kick that connect (test/join-decision.test.ts holds the two equal).
  * Denied by an enforcing ban, by a time limit the identity has already used up in that room (a rejoin does not
  * reset its clock), or by a duplicate-identity rule that keeps the older stays. Dry-run rules never deny.

@@ -1,13 +1,13 @@
-import type { Trigger } from "./audit.ts";
-import { inParallel } from "./concurrency.ts";
-import { type Action, evaluate } from "./decide.ts";
-import type { EnforcerDependencies } from "./enforcer.ts";
-import { AuditEntryFinalizedError } from "./errors.ts";
-import { apply, disconnect, type KickReport } from "./kicks.ts";
-import type { RuleChange, RuleStore, SweepState, TrackedSession } from "./ports.ts";
-import { findSession, isLive, type Presence, type Session } from "./presence.ts";
-import { isInForce, type Rule, ruleCovers } from "./rules.ts";
-import type { CallBudget, ParticipantStatus } from "./video.ts";
+import type { Trigger } from "../audit/audit.ts";
+import type { EnforcerDependencies } from "../callbacks/enforcer.ts";
+import { inParallel } from "../concurrency.ts";
+import { AuditEntryFinalizedError } from "../errors.ts";
+import { apply, disconnect, type KickReport } from "../kicks/kicks.ts";
+import type { RuleChange, RuleStore, SweepState, TrackedSession } from "../ports.ts";
+import { type Action, evaluate } from "../rules/decide.ts";
+import { isInForce, type Rule, ruleCovers } from "../rules/rules.ts";
+import { findSession, isLive, type Presence, type Session } from "../sessions/presence.ts";
+import type { CallBudget, ParticipantStatus } from "../video/video.ts";
 
 /**
  * The scheduled sweep closes what callbacks cannot: deadlines that pass in silence, kicks that failed, callbacks

@@ -8,14 +8,14 @@ import {
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
+import { auditEntryPut } from "../audit/dynamo-audit-log.ts";
 import { type Clock, systemClock } from "../clock.ts";
+import { storeError } from "../dynamo/client.ts";
+import { type QueryOptions, queryAll, queryPage } from "../dynamo/query.ts";
 import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError } from "../errors.ts";
 import type { RuleChangeRecord, RuleStore } from "../ports.ts";
-import { type Ban, isExactBan, type Rule, ruleSchema } from "../rules.ts";
 import { parse } from "../validation.ts";
-import { auditEntryPut } from "./audit-log.ts";
-import { storeError } from "./client.ts";
-import { type QueryOptions, queryAll, queryPage } from "./query.ts";
+import { type Ban, isExactBan, type Rule, ruleSchema } from "./rules.ts";
 
 type Item = Record<string, NativeAttributeValue>;
 

@@ -1,15 +1,15 @@
-import type { AdminDependencies } from "./admin.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import type { AdminDependencies } from "../admin/admin.ts";
+import { dynamoAuditLog } from "../audit/dynamo-audit-log.ts";
+import type { EnforcerDependencies } from "../callbacks/enforcer.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { createDocumentClient } from "../dynamo/client.ts";
+import { dynamoRuleStore } from "../rules/dynamo-rule-store.ts";
+import { cachedRuleSource } from "../rules/rule-source.ts";
+import { dynamoSessionStore } from "../sessions/dynamo-session-store.ts";
+import { markingRoomsOnce } from "../sessions/room-marks.ts";
+import type { SweepDependencies } from "../sweep/sweep.ts";
+import { twilioVideo } from "../video/twilio/video.ts";
 import type { StoreConfig, TwilioConfig } from "./config.ts";
-import { dynamoAuditLog } from "./dynamo/audit-log.ts";
-import { createDocumentClient } from "./dynamo/client.ts";
-import { dynamoRuleStore } from "./dynamo/rule-store.ts";
-import { dynamoSessionStore } from "./dynamo/session-store.ts";
-import type { EnforcerDependencies } from "./enforcer.ts";
-import { markingRoomsOnce } from "./room-marks.ts";
-import { cachedRuleSource } from "./rule-source.ts";
-import type { SweepDependencies } from "./sweep.ts";
-import { twilioVideo } from "./twilio/video.ts";
 
 /**
  * The composition root: real adapters from validated configuration. Lambda entry points and the local stack both

@@ -1,14 +1,21 @@
-import type { Trigger } from "./audit.ts";
+import type { Trigger } from "../audit/audit.ts";
+import type { Clock } from "../clock.ts";
+import { apply, type KickReport, kick } from "../kicks/kicks.ts";
+import type { AuditLog, SessionStore } from "../ports.ts";
+import { type Action, decide } from "../rules/decide.ts";
+import type { RuleSource } from "../rules/rule-source.ts";
+import {
+  findSession,
+  forgettable,
+  isLive,
+  type Presence,
+  type PresenceUpdate,
+  presenceChange,
+} from "../sessions/presence.ts";
+import type { CallBudget, VideoProvider } from "../video/video.ts";
 import type { CallbackEnvelope } from "./callback-envelope.ts";
-import type { Clock } from "./clock.ts";
-import { type Action, decide } from "./decide.ts";
 import { recordDisconnect } from "./disconnects.ts";
 import { isParticipantEvent, type ParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
-import { apply, type KickReport, kick } from "./kicks.ts";
-import type { AuditLog, SessionStore } from "./ports.ts";
-import { findSession, forgettable, isLive, type Presence, type PresenceUpdate, presenceChange } from "./presence.ts";
-import type { RuleSource } from "./rule-source.ts";
-import type { CallBudget, VideoProvider } from "./video.ts";
 
 export interface EnforcerDependencies {
   readonly sessions: SessionStore;
@@ -51,7 +58,7 @@ const FORGET_AFTER_MS = 24 * 3600 * 1000;
  *    record dry-run decisions;
  * 4. then set or clear deadlines and track the session;
  * 5. tidy presence.
- * A disconnect decides nothing and is recorded as the webhook records it (core/disconnects.ts); it reaches the queue
+ * A disconnect decides nothing and is recorded as the webhook records it (core/callbacks/disconnects.ts); it reaches the queue
  * only when the webhook could not store it.
  * A failed kick is finalised `failed` and the whole callback throws KickFailedError, so that the queue delivers it
  * again; the next delivery reopens the entry and tries once more. Every step is idempotent: a replay re-decides the

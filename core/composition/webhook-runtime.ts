@@ -1,9 +1,9 @@
-import { type Clock, systemClock } from "./clock.ts";
+import type { DisconnectStore } from "../callbacks/disconnects.ts";
+import { sqsCallbackQueue } from "../callbacks/sqs-callback-queue.ts";
+import type { WebhookDependencies } from "../callbacks/webhook.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import type { CallbackQueue } from "../ports.ts";
 import type { WebhookConfig } from "./config.ts";
-import type { DisconnectStore } from "./disconnects.ts";
-import type { CallbackQueue } from "./ports.ts";
-import { sqsCallbackQueue } from "./sqs/callback-queue.ts";
-import type { WebhookDependencies } from "./webhook.ts";
 
 /**
  * The webhook's composition root, apart from `runtime.ts` so that the webhook's bundle holds the signature check,
@@ -24,8 +24,8 @@ export function webhookDependencies(
     queue: callbacks,
     sessions: loadedOnFirstUse(async () => {
       const [{ createDocumentClient }, { dynamoSessionStore }] = await Promise.all([
-        import("./dynamo/client.ts"),
-        import("./dynamo/session-store.ts"),
+        import("../dynamo/client.ts"),
+        import("../sessions/dynamo-session-store.ts"),
       ]);
       // Twilio waits ~15 s and the function 10 s: a store that does not answer soon is given up for the queue,
       // which records the disconnect later, rather than held until the function times out and the callback is lost.

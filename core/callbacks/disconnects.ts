@@ -1,6 +1,6 @@
+import type { SessionStore } from "../ports.ts";
+import { type PresenceUpdate, presenceChange, type Session } from "../sessions/presence.ts";
 import type { ParticipantEvent } from "./events.ts";
-import type { SessionStore } from "./ports.ts";
-import { type PresenceUpdate, presenceChange, type Session } from "./presence.ts";
 
 /**
  * A disconnect never leads to a kick: it ends the session's max-duration clock and its place in duplicate counting,

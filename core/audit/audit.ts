@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ruleIdSchema, ruleModes, ruleSchema } from "./rules.ts";
+import { ruleIdSchema, ruleModes, ruleSchema } from "../rules/rules.ts";
 
 /**
  * The audit trail: one entry per decision. A kick's entry is written before Twilio is called (`pending`) and

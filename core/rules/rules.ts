@@ -1,13 +1,13 @@
 import { z } from "zod";
-import { type Ban, banMatches, banRule, banSpec } from "./rules/ban.ts";
+import { type Ban, banMatches, banRule, banSpec } from "./ban.ts";
 import {
   type DuplicateIdentity,
   duplicateIdentityRule,
   duplicateIdentitySpec,
   duplicateScopeIncludes,
-} from "./rules/duplicate-identity.ts";
-import { type RuleMode, ruleIdSchema } from "./rules/fields.ts";
-import { type MaxDuration, maxDurationApplies, maxDurationRule, maxDurationSpec } from "./rules/max-duration.ts";
+} from "./duplicate-identity.ts";
+import { type RuleMode, ruleIdSchema } from "./fields.ts";
+import { type MaxDuration, maxDurationApplies, maxDurationRule, maxDurationSpec } from "./max-duration.ts";
 
 /**
  * Rules: what room-warden enforces. Each kind is a module of core/rules/ (its schema, its matching, and the part of
@@ -17,7 +17,7 @@ import { type MaxDuration, maxDurationApplies, maxDurationRule, maxDurationSpec 
  * entry in `kinds` (the compiler asks for each).
  */
 
-export { type RuleMode, ruleModes } from "./rules/fields.ts";
+export { type RuleMode, ruleModes } from "./fields.ts";
 export type { Ban, DuplicateIdentity, MaxDuration };
 export { banMatches, duplicateScopeIncludes, maxDurationApplies, ruleIdSchema };
 

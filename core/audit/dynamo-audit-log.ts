@@ -9,13 +9,13 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { z } from "zod";
-import { type AuditEntry, type AuditQuery, auditEntrySchema } from "../audit.ts";
+import { storeError } from "../dynamo/client.ts";
+import { INDEX_SHARDS, type QueryOptions, queryMerged, queryPage, shardOf, shardsOf } from "../dynamo/query.ts";
 import { AuditEntryExistsError, AuditEntryFinalizedError, ValidationError } from "../errors.ts";
 import type { AuditLog } from "../ports.ts";
 import type { auditTable } from "../tables.ts";
 import { parse } from "../validation.ts";
-import { storeError } from "./client.ts";
-import { INDEX_SHARDS, type QueryOptions, queryMerged, queryPage, shardOf, shardsOf } from "./query.ts";
+import { type AuditEntry, type AuditQuery, auditEntrySchema } from "./audit.ts";
 
 type Item = Record<string, NativeAttributeValue>;
 type IndexName = keyof typeof auditTable.globalIndexes;

@@ -1,6 +1,6 @@
 /**
  * The video provider port: what room-warden needs from a video platform, in its own terms. Twilio is the one
- * adapter today (`core/twilio/`); another provider would be one more adapter behind the same port.
+ * adapter today (`core/video/twilio/`); another provider would be one more adapter behind the same port.
  */
 
 export type ParticipantStatus = "connected" | "disconnected" | "reconnecting";

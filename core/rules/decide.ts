@@ -1,4 +1,4 @@
-import type { ParticipantEvent } from "./events.ts";
+import type { ParticipantEvent } from "../callbacks/events.ts";
 import {
   clockStart,
   compareSessions,
@@ -6,9 +6,9 @@ import {
   type Presence,
   type PresenceUpdate,
   type Session,
-} from "./presence.ts";
-import { sessionsOverLimit } from "./rules/duplicate-identity.ts";
-import { smallestLimit } from "./rules/max-duration.ts";
+} from "../sessions/presence.ts";
+import { sessionsOverLimit } from "./duplicate-identity.ts";
+import { smallestLimit } from "./max-duration.ts";
 import {
   banMatches,
   type DuplicateIdentity,

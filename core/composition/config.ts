@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
-import { ConfigError } from "./errors.ts";
-import type { TableNames } from "./tables.ts";
-import type { TwilioVideoOptions } from "./twilio/video.ts";
+import { ConfigError } from "../errors.ts";
+import type { TableNames } from "../tables.ts";
+import type { TwilioVideoOptions } from "../video/twilio/video.ts";
 
 /**
  * Configuration, read once at cold start from the environment (Twilio's own variable names), validated, and failing
@@ -114,11 +114,11 @@ const webhookEnvironment = z.object({
 export interface WebhookConfig {
   readonly accountSid: string;
   readonly authToken: string;
-  /** Absent: the URL each request was made to (a function URL's own); see core/webhook.ts. */
+  /** Absent: the URL each request was made to (a function URL's own); see core/callbacks/webhook.ts. */
   readonly publicUrl?: string;
   /** Absent locally, where the queue is in-process. */
   readonly queueUrl?: string;
-  /** Where disconnects are recorded (core/disconnects.ts). */
+  /** Where disconnects are recorded (core/callbacks/disconnects.ts). */
   readonly sessionsTable: string;
   /** DynamoDB Local, when set. */
   readonly dynamoEndpoint?: string;

@@ -1,4 +1,4 @@
-import { VideoProviderError } from "../errors.ts";
+import { VideoProviderError } from "../../errors.ts";
 import { errorBody } from "./resources.ts";
 
 /**
