@@ -1,6 +1,6 @@
 /** Webhook acknowledgement latency, and callback → kick latency through the emulator. */
 import { Worker } from "node:worker_threads";
-import type { RuleStore } from "../core/ports.ts";
+import type { RuleStore } from "../core/rules/ports.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
 import type { LocalPipeline } from "../local/pipeline.ts";
 import type { SqsLambda } from "../local/sqs-queue.ts";

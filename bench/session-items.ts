@@ -6,7 +6,7 @@
 
 import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb";
 import { shardOf } from "../core/dynamo/query.ts";
-import type { SessionStore } from "../core/ports.ts";
+import type { SessionStore } from "../core/sessions/ports.ts";
 
 type Item = Record<string, NativeAttributeValue>;
 

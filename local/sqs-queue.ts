@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import type { CallbackQueue, QueueMessage } from "../core/ports.ts";
+import type { CallbackQueue, QueueMessage } from "../core/callbacks/ports.ts";
 
 // biome-ignore lint/suspicious/noConfusingVoidType: aws-lambda's SQSHandler result; `async () => {}` must fit.
 type SqsResult = SQSBatchResponse | void;

@@ -2,8 +2,8 @@ import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/l
 import { beforeAll, describe, expect, it } from "vitest";
 import { type AuditEntry, auditEntryIds, type KickEntry } from "../core/audit/audit.ts";
 import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
+import type { AuditLog } from "../core/audit/ports.ts";
 import { AuditEntryExistsError, AuditEntryFinalizedError, ValidationError } from "../core/errors.ts";
-import type { AuditLog } from "../core/ports.ts";
 import { ruleRef } from "../core/rules/rules.ts";
 import { rule, sid, T0 } from "./fixtures/domain.ts";
 import { createTestTables } from "./support/tables.ts";

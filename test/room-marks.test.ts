@@ -1,6 +1,6 @@
 import { beforeAll, expect, it } from "vitest";
-import type { SessionStore } from "../core/ports.ts";
 import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
+import type { SessionStore } from "../core/sessions/ports.ts";
 import { markingRoomsOnce } from "../core/sessions/room-marks.ts";
 import { sid, T0 } from "./fixtures/domain.ts";
 import { createTestTables } from "./support/tables.ts";

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { SessionStore } from "../core/ports.ts";
 import { decide } from "../core/rules/decide.ts";
 import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
+import type { SessionStore } from "../core/sessions/ports.ts";
 import { forgettable, isLive, type PresenceChange } from "../core/sessions/presence.ts";
 import { participantEvent, rule, seconds, sid, T0 } from "./fixtures/domain.ts";
 import { createTestTables } from "./support/tables.ts";

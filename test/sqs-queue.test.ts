@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { QueueMessage } from "../core/ports.ts";
+import type { QueueMessage } from "../core/callbacks/ports.ts";
 import {
   InvalidQueueMessageError,
   QueueStoppedError,

@@ -2,11 +2,13 @@ import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb"
 import { beforeAll, describe, expect, it } from "vitest";
 import { type AuditEntry, auditEntryIds, type KickEntry } from "../core/audit/audit.ts";
 import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
+import type { AuditLog } from "../core/audit/ports.ts";
 import { INDEX_SHARDS } from "../core/dynamo/query.ts";
-import type { AuditLog, RuleStore, SessionStore } from "../core/ports.ts";
 import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
+import type { RuleStore } from "../core/rules/ports.ts";
 import { ruleRef } from "../core/rules/rules.ts";
 import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
+import type { SessionStore } from "../core/sessions/ports.ts";
 import type { TableNames } from "../core/tables.ts";
 import { rule, session, sid, T0 } from "./fixtures/domain.ts";
 import { createTestTables } from "./support/tables.ts";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { QueueMessage } from "../core/callbacks/ports.ts";
 import type { WebhookDependencies } from "../core/callbacks/webhook.ts";
 import { QueueUnavailableError, StoreThrottledError } from "../core/errors.ts";
-import type { QueueMessage } from "../core/ports.ts";
 import { isLive } from "../core/sessions/presence.ts";
 import type { SqsLambda } from "../local/sqs-queue.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { type AuditEntry, type AuditPage, auditEntryIds, kickOutcomes } from "../audit/audit.ts";
+import type { AuditLog } from "../audit/ports.ts";
 import type { Clock } from "../clock.ts";
 import { RuleNotFoundError } from "../errors.ts";
-import type { AuditLog, RuleStore, SessionStore } from "../ports.ts";
 import { evaluate } from "../rules/decide.ts";
+import type { RuleStore } from "../rules/ports.ts";
 import {
   duplicateScopeIncludes,
   isInForce,
@@ -18,6 +19,7 @@ import {
   ruleSchema,
   ruleSpecSchema,
 } from "../rules/rules.ts";
+import type { PresenceStore } from "../sessions/ports.ts";
 import { applyChange, findSession, isLive, type Presence, type Session } from "../sessions/presence.ts";
 import { parse } from "../validation.ts";
 
@@ -28,7 +30,8 @@ import { parse } from "../validation.ts";
 
 export interface AdminDependencies {
   readonly ruleStore: RuleStore;
-  readonly sessions: SessionStore;
+  /** The join decision reads the identity's presence. */
+  readonly sessions: Pick<PresenceStore, "presence">;
   readonly audit: AuditLog;
   readonly clock: Clock;
 }

@@ -12,10 +12,10 @@ import { z } from "zod";
 import { storeError } from "../dynamo/client.ts";
 import { INDEX_SHARDS, type QueryOptions, queryMerged, queryPage, shardOf, shardsOf } from "../dynamo/query.ts";
 import { AuditEntryExistsError, AuditEntryFinalizedError, ValidationError } from "../errors.ts";
-import type { AuditLog } from "../ports.ts";
 import type { auditTable } from "../tables.ts";
 import { parse } from "../validation.ts";
 import { type AuditEntry, type AuditQuery, auditEntrySchema } from "./audit.ts";
+import type { AuditLog } from "./ports.ts";
 
 type Item = Record<string, NativeAttributeValue>;
 type IndexName = keyof typeof auditTable.globalIndexes;

@@ -1,4 +1,4 @@
-import type { SessionStore } from "../ports.ts";
+import type { DeadlineStore, PresenceStore } from "../sessions/ports.ts";
 import { type PresenceUpdate, presenceChange, type Session } from "../sessions/presence.ts";
 import type { ParticipantEvent } from "./events.ts";
 
@@ -13,7 +13,7 @@ import type { ParticipantEvent } from "./events.ts";
  * itself older and decides nothing: the participant is gone, there is nobody to kick. A repeated disconnect
  * re-applies harmlessly.
  */
-export type DisconnectStore = Pick<SessionStore, "record" | "clearDeadline">;
+export type DisconnectStore = Pick<PresenceStore, "record"> & Pick<DeadlineStore, "clearDeadline">;
 
 /**
  * Input: a participant-disconnected event. Output: the identity's presence after it.

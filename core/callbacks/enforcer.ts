@@ -1,9 +1,10 @@
 import type { Trigger } from "../audit/audit.ts";
+import type { AuditLog } from "../audit/ports.ts";
 import type { Clock } from "../clock.ts";
 import { apply, type KickReport, kick } from "../kicks/kicks.ts";
-import type { AuditLog, SessionStore } from "../ports.ts";
 import { type Action, decide } from "../rules/decide.ts";
 import type { RuleSource } from "../rules/rule-source.ts";
+import type { SessionStore } from "../sessions/ports.ts";
 import {
   findSession,
   forgettable,

@@ -1,6 +1,6 @@
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { QueueUnavailableError } from "../errors.ts";
-import type { CallbackQueue } from "../ports.ts";
+import type { CallbackQueue } from "./ports.ts";
 
 /**
  * The callback queue on SQS FIFO: the message group keeps one identity's callbacks in order and one at a time; the

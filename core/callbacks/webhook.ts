@@ -2,11 +2,11 @@ import { createHash } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import { within } from "../concurrency.ts";
 import { type FieldIssue, StoreTimeoutError, ValidationError } from "../errors.ts";
-import type { CallbackQueue } from "../ports.ts";
 import { isValidSignature, type SignedParams } from "../video/twilio/signature.ts";
 import type { CallbackEnvelope } from "./callback-envelope.ts";
 import { type DisconnectStore, recordDisconnect } from "./disconnects.ts";
 import { isParticipantEvent, parseStatusCallback, type StatusEvent } from "./events.ts";
+import type { CallbackQueue } from "./ports.ts";
 
 /**
  * Receiving a status callback: verify, parse, hand to the durable queue or, for a disconnect, which decides nothing,

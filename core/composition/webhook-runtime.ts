@@ -1,8 +1,8 @@
 import type { DisconnectStore } from "../callbacks/disconnects.ts";
+import type { CallbackQueue } from "../callbacks/ports.ts";
 import { sqsCallbackQueue } from "../callbacks/sqs-callback-queue.ts";
 import type { WebhookDependencies } from "../callbacks/webhook.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import type { CallbackQueue } from "../ports.ts";
 import type { WebhookConfig } from "./config.ts";
 
 /**

@@ -1,9 +1,10 @@
 import { type AuditEntry, auditEntryIds, type KickEntry, type KickOutcome, type Trigger } from "../audit/audit.ts";
+import type { AuditLog } from "../audit/ports.ts";
 import type { Clock } from "../clock.ts";
 import { AuditEntryExistsError, AuditEntryFinalizedError } from "../errors.ts";
-import type { AuditLog, SessionStore } from "../ports.ts";
 import type { Action } from "../rules/decide.ts";
 import { type Rule, ruleRef } from "../rules/rules.ts";
+import type { SessionStore } from "../sessions/ports.ts";
 import type { Session } from "../sessions/presence.ts";
 import type { CallBudget, VideoProvider } from "../video/video.ts";
 

@@ -13,8 +13,8 @@ import { type Clock, systemClock } from "../clock.ts";
 import { storeError } from "../dynamo/client.ts";
 import { type QueryOptions, queryAll, queryPage } from "../dynamo/query.ts";
 import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError } from "../errors.ts";
-import type { RuleChangeRecord, RuleStore } from "../ports.ts";
 import { parse } from "../validation.ts";
+import type { RuleChangeRecord, RuleStore } from "./ports.ts";
 import { type Ban, isExactBan, type Rule, ruleSchema } from "./rules.ts";
 
 type Item = Record<string, NativeAttributeValue>;

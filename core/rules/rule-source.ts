@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.ts";
-import type { RuleStore } from "../ports.ts";
+import type { RuleStore } from "./ports.ts";
 import type { Rule } from "./rules.ts";
 
 export interface RuleSource {

@@ -9,9 +9,9 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
 import { storeError } from "../dynamo/client.ts";
 import { INDEX_SHARDS, type QueryOptions, queryAll, queryMerged, shardOf, shardsOf } from "../dynamo/query.ts";
-import type { DueDeadline, SessionStore, TrackedSession } from "../ports.ts";
 import type { sessionsTable } from "../tables.ts";
 import { parse } from "../validation.ts";
+import type { DueDeadline, SessionStore, TrackedSession } from "./ports.ts";
 import { forgettable, type Presence, type PresenceUpdate, type Session } from "./presence.ts";
 
 type Item = Record<string, NativeAttributeValue>;

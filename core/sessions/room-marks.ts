@@ -1,4 +1,4 @@
-import type { SessionStore } from "../ports.ts";
+import type { SessionStore } from "./ports.ts";
 
 /** Rooms remembered as marked in progress; a warm container moderates far fewer rooms at once than this. */
 const REMEMBERED_ROOMS = 10_000;

@@ -3,9 +3,10 @@ import type { EnforcerDependencies } from "../callbacks/enforcer.ts";
 import { inParallel } from "../concurrency.ts";
 import { AuditEntryFinalizedError } from "../errors.ts";
 import { apply, disconnect, type KickReport } from "../kicks/kicks.ts";
-import type { RuleChange, RuleStore, SweepState, TrackedSession } from "../ports.ts";
 import { type Action, evaluate } from "../rules/decide.ts";
+import type { RuleChange, RuleStore } from "../rules/ports.ts";
 import { isInForce, type Rule, ruleCovers } from "../rules/rules.ts";
+import type { SweepState, TrackedSession } from "../sessions/ports.ts";
 import { findSession, isLive, type Presence, type Session } from "../sessions/presence.ts";
 import type { CallBudget, ParticipantStatus } from "../video/video.ts";
 

@@ -6,7 +6,6 @@ import {
   type ParticipantEventType,
   parseStatusCallback,
 } from "../../core/callbacks/events.ts";
-import type { SessionStore } from "../../core/ports.ts";
 import { type Action, decide } from "../../core/rules/decide.ts";
 import { STAY_GAP_MS } from "../../core/rules/duplicate-identity.ts";
 import {
@@ -19,6 +18,7 @@ import {
   type RuleSpecInput,
 } from "../../core/rules/rules.ts";
 import { dynamoSessionStore } from "../../core/sessions/dynamo-session-store.ts";
+import type { SessionStore } from "../../core/sessions/ports.ts";
 import {
   applyChange,
   findSession,

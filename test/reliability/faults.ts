@@ -1,11 +1,11 @@
 import { ProvisionedThroughputExceededException, ThrottlingException } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { dynamoAuditLog } from "../../core/audit/dynamo-audit-log.ts";
+import type { AuditLog } from "../../core/audit/ports.ts";
 import type { EnforcerDependencies } from "../../core/callbacks/enforcer.ts";
 import type { WebhookDependencies } from "../../core/callbacks/webhook.ts";
 import type { Clock } from "../../core/clock.ts";
 import { createDocumentClient } from "../../core/dynamo/client.ts";
-import type { AuditLog } from "../../core/ports.ts";
 import { dynamoRuleStore } from "../../core/rules/dynamo-rule-store.ts";
 import { cachedRuleSource } from "../../core/rules/rule-source.ts";
 import { dynamoSessionStore } from "../../core/sessions/dynamo-session-store.ts";

@@ -1,15 +1,17 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import { dynamoAuditLog } from "../../core/audit/dynamo-audit-log.ts";
+import type { AuditLog } from "../../core/audit/ports.ts";
 import type { EnforcerDependencies } from "../../core/callbacks/enforcer.ts";
 import type { WebhookDependencies } from "../../core/callbacks/webhook.ts";
 import { type Clock, systemClock } from "../../core/clock.ts";
 import { loadTwilioConfig, type StoreConfig, type TwilioConfig } from "../../core/composition/config.ts";
 import { sweepDependencies } from "../../core/composition/runtime.ts";
-import type { AuditLog, RuleStore, SessionStore } from "../../core/ports.ts";
 import { dynamoRuleStore } from "../../core/rules/dynamo-rule-store.ts";
+import type { RuleStore } from "../../core/rules/ports.ts";
 import { type RuleSpecInput, ruleSchema, ruleSpecSchema } from "../../core/rules/rules.ts";
 import { dynamoSessionStore } from "../../core/sessions/dynamo-session-store.ts";
+import type { SessionStore } from "../../core/sessions/ports.ts";
 import type { SweepDependencies } from "../../core/sweep/sweep.ts";
 import type { TableNames } from "../../core/tables.ts";
 import { observability } from "../../functions/observability.ts";
