@@ -2,7 +2,7 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import {
   type CallbackResult,
-  MAX_CALLBACK_BYTES,
+  callbackAnswer,
   receiveCallback,
   type WebhookDependencies,
 } from "../core/callbacks/webhook.ts";
@@ -37,20 +37,22 @@ export function createWebhookHandler(deps: WebhookDependencies, { logger, metric
           outcome: result.outcome,
           ...("issues" in result ? { issues: result.issues } : {}),
         });
-      return response(result);
+      const answer = callbackAnswer(result);
+      return {
+        statusCode: answer.status,
+        ...(answer.body === undefined ? {} : { headers: JSON_TYPE, body: answer.body }),
+      };
     } catch (error) {
       metrics.addMetric("WebhookErrors", MetricUnit.Count, 1);
       logger.error("callback not accepted", error as Error);
-      return {
-        statusCode: 500,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ message: "internal error" }),
-      };
+      return { statusCode: 500, headers: JSON_TYPE, body: JSON.stringify({ message: "internal error" }) };
     } finally {
       publishMetrics(metrics);
     }
   };
 }
+
+const JSON_TYPE = { "content-type": "application/json" };
 
 const metricNames: Record<CallbackResult["outcome"], string> = {
   queued: "CallbacksQueued",
@@ -63,26 +65,6 @@ const metricNames: Record<CallbackResult["outcome"], string> = {
   "too-large": "CallbacksRejected",
   "unsupported-media-type": "CallbacksRejected",
 };
-
-function response(result: CallbackResult): APIGatewayProxyStructuredResultV2 {
-  if (result.status === 204) return { statusCode: 204 };
-  const message: Record<Exclude<CallbackResult["outcome"], "queued" | "recorded" | "ignored">, string> = {
-    invalid: "invalid status callback",
-    forbidden: "invalid X-Twilio-Signature",
-    "wrong-account": "AccountSid is not the account room-warden moderates",
-    "method-not-allowed": "use POST or GET",
-    "too-large": `the body exceeds ${MAX_CALLBACK_BYTES} bytes`,
-    "unsupported-media-type": "expected application/x-www-form-urlencoded",
-  };
-  return {
-    statusCode: result.status,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      message: message[result.outcome],
-      ...("issues" in result ? { issues: result.issues } : {}),
-    }),
-  };
-}
 
 let handle: ReturnType<typeof createWebhookHandler> | undefined;
 

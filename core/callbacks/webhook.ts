@@ -151,6 +151,26 @@ export async function receiveCallback(request: CallbackRequest, deps: WebhookDep
   return { status: 204, outcome: "queued", event: event.type, ...(notRecorded === undefined ? {} : { notRecorded }) };
 }
 
+/** What Twilio is answered: no body for a 2xx; otherwise a JSON message (and the fields at fault, for a 400). */
+export function callbackAnswer(result: CallbackResult): { readonly status: number; readonly body?: string } {
+  if (result.status === 204) return { status: 204 };
+  const message: Record<Exclude<CallbackResult["outcome"], "queued" | "recorded" | "ignored">, string> = {
+    invalid: "invalid status callback",
+    forbidden: "invalid X-Twilio-Signature",
+    "wrong-account": "AccountSid is not the account room-warden moderates",
+    "method-not-allowed": "use POST or GET",
+    "too-large": `the body exceeds ${MAX_CALLBACK_BYTES} bytes`,
+    "unsupported-media-type": "expected application/x-www-form-urlencoded",
+  };
+  return {
+    status: result.status,
+    body: JSON.stringify({
+      message: message[result.outcome],
+      ...("issues" in result ? { issues: result.issues } : {}),
+    }),
+  };
+}
+
 const mediaType = (contentType: string | undefined) => contentType?.split(";")[0]?.trim().toLowerCase();
 
 function formParams(search: URLSearchParams): Record<string, string | string[]> {
