@@ -20,7 +20,7 @@ import { dynamoSessionStore } from "../core/sessions/dynamo-session-store.ts";
 import { markingRoomsOnce } from "../core/sessions/room-marks.ts";
 import type { TableNames } from "../core/tables.ts";
 import { twilioVideo } from "../core/video/twilio/video.ts";
-import type { TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import type { TwilioEmulator } from "../emulator/index.ts";
 import { type ParticipantCallbackEvent, participantForm } from "./callbacks.ts";
 import { round } from "./stats.ts";
 

@@ -2,9 +2,9 @@
 import { Worker } from "node:worker_threads";
 import type { RuleStore } from "../core/rules/ports.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
+import type { TwilioEmulator } from "../emulator/index.ts";
 import type { LocalPipeline } from "../local/pipeline.ts";
 import type { SqsLambda } from "../local/sqs-queue.ts";
-import type { TwilioEmulator } from "../local/twilio-emulator/index.ts";
 import type { AckSenderInput, AckSenderOutput } from "./ack-sender.ts";
 import { type Summary, summarize, waitFor } from "./stats.ts";
 

@@ -14,10 +14,10 @@ import { loadTwilioConfig } from "../core/composition/config.ts";
 import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
 import { RECONCILE_EVERY_MS, SWEEP_TICK_MS } from "../core/sweep/sweep-schedule.ts";
+import { startEmulator, twilioEnvironment } from "../emulator/index.ts";
 import { createTables, startDynamoDbLocal } from "../local/dynamodb.ts";
 import { type HttpLambda, serveLambdas } from "../local/lambda-http.ts";
 import { startLocalPipeline } from "../local/pipeline.ts";
-import { startEmulator, twilioEnvironment } from "../local/twilio-emulator/index.ts";
 import {
   type BundleResult,
   DEPLOYED_SDK,

@@ -16,7 +16,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
-import type { TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import type { TwilioEmulator } from "../emulator/index.ts";
 import type { Burst, BurstResult } from "./burst-sender.ts";
 import { participantForm, signedPost } from "./callbacks.ts";
 import { ruleItems } from "./rule-items.ts";

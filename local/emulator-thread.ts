@@ -4,8 +4,8 @@
  * like Twilio; the main thread only learns where it listens and the credentials it accepts.
  */
 import { parentPort, Worker, workerData } from "node:worker_threads";
+import { startEmulator, type TwilioEmulator } from "../emulator/index.ts";
 import { PortInUseError } from "./port-in-use.ts";
-import { startEmulator, type TwilioEmulator } from "./twilio-emulator/index.ts";
 
 export interface EmulatorThread {
   readonly url: string;

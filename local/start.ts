@@ -9,18 +9,18 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadSweepConfig, loadTwilioConfig } from "../core/composition/config.ts";
 import { tables } from "../core/tables.ts";
+import { twilioEnvironment } from "../emulator/index.ts";
 import { observability } from "../functions/observability.ts";
 import { createTables, DynamoDbLocalStartError, PortInUseError, startDynamoDbLocal } from "./dynamodb.ts";
 import { type EmulatorThread, startEmulatorThread } from "./emulator-thread.ts";
 import { HANDSHAKE_FILE } from "./handshake.ts";
 import { JavaUnavailableError } from "./java.ts";
 import { startLocalPipeline } from "./pipeline.ts";
-import { twilioEnvironment } from "./twilio-emulator/index.ts";
 
 const TABLE_PREFIX = "room-warden-local-";
 /** How stale the enforcer's pattern and limit rules may be: short, so a rule just written applies within seconds. */
 const RULE_CACHE_MS = 2000;
-const DATA_DIRECTORY = fileURLToPath(new URL("../.dynamodb/", import.meta.url));
+const DATA_DIRECTORY = fileURLToPath(new URL("../.dynamodb", import.meta.url));
 /**
  * The handshake: where the running stack says what runs where, and its admin token, so that `npm run demo` (and any
  * local tool) finds it with no configuration. Git-ignored; written once everything is up, removed on stop.

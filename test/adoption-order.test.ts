@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADOPTION_SETTLE_MS } from "../core/rules/duplicate-identity.ts";
 import { sweep } from "../core/sweep/sweep.ts";
-import type { DeliveredCallback } from "../local/twilio-emulator/index.ts";
+import type { DeliveredCallback } from "../emulator/index.ts";
 import { manualClock } from "./support/clock.ts";
 import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseStatusCallback } from "../core/callbacks/events.ts";
 import { isValidSignature } from "../core/video/twilio/signature.ts";
-import { RoomNotInProgressError, startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { RoomNotInProgressError, startEmulator, type TwilioEmulator } from "../emulator/index.ts";
 import { type CallbackReceiver, type ReceivedCallback, startCallbackReceiver } from "./support/callback-receiver.ts";
 import { manualClock } from "./support/clock.ts";
 import { twilioCall } from "./support/twilio-rest.ts";

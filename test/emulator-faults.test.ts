@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { EmulatorInputError, startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { EmulatorInputError, startEmulator, type TwilioEmulator } from "../emulator/index.ts";
 import { twilioCall } from "./support/twilio-rest.ts";
 
 /** Injected failures of Twilio's REST API: error statuses, reset connections, slow answers. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { startEmulator, type TwilioEmulator } from "../emulator/index.ts";
 import { manualClock } from "./support/clock.ts";
 import { allPages, type ListPage, twilioCall } from "./support/twilio-rest.ts";
 

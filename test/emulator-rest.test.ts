@@ -1,6 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RoomFullError, startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { RoomFullError, startEmulator, type TwilioEmulator } from "../emulator/index.ts";
 import { type CallbackReceiver, startCallbackReceiver } from "./support/callback-receiver.ts";
 import { twilioCall } from "./support/twilio-rest.ts";
 

@@ -52,7 +52,7 @@ const recorder = (type: string) =>
 const linkName = (link: unknown) => (link as Recorded).name;
 
 /** The metric names the functions publish: every capitalised string literal in their source. */
-const published = readdirSync(new URL("../functions/", import.meta.url))
+const published = readdirSync(new URL("../functions", import.meta.url))
   .filter((file) => file.endsWith(".ts"))
   .flatMap((file) => [
     ...readFileSync(new URL(`../functions/${file}`, import.meta.url), "utf8").matchAll(/"([A-Z][A-Za-z]+)"/g),

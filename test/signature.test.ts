@@ -1,7 +1,7 @@
 import twilio from "twilio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { computeSignature, isValidSignature, type SignedParams } from "../core/video/twilio/signature.ts";
-import { startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { startEmulator, type TwilioEmulator } from "../emulator/index.ts";
 import { type CallbackReceiver, startCallbackReceiver } from "./support/callback-receiver.ts";
 
 /**

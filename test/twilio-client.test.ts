@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { VideoProviderError } from "../core/errors.ts";
 import { type TwilioVideo, type TwilioVideoOptions, twilioVideo } from "../core/video/twilio/video.ts";
-import { startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { startEmulator, type TwilioEmulator } from "../emulator/index.ts";
 
 /** The product's Twilio client against the local Twilio emulator: real HTTP, real auth, injected faults. */
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { startEmulator, type TwilioEmulator } from "../emulator/index.ts";
 import { OpenApiSpec, type Schema } from "./support/openapi.ts";
 import { type CallOptions, type TwilioAnswer, twilioCall } from "./support/twilio-rest.ts";
 

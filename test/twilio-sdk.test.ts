@@ -1,7 +1,7 @@
 import twilio from "twilio";
 import type RequestClient from "twilio/lib/base/RequestClient.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type TwilioEmulator } from "../local/twilio-emulator/index.ts";
+import { startEmulator, type TwilioEmulator } from "../emulator/index.ts";
 
 /**
  * The official `twilio` package, unmodified, as a client of the emulator: if Twilio's own SDK cannot tell the

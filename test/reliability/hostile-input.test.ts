@@ -5,8 +5,8 @@ import { auditEntryIds } from "../../core/audit/audit.ts";
 import type { QueueMessage } from "../../core/callbacks/ports.ts";
 import { MAX_CALLBACK_BYTES } from "../../core/callbacks/webhook.ts";
 import { computeSignature, type SignedParams } from "../../core/video/twilio/signature.ts";
-import { defaultCredentials } from "../../local/twilio-emulator/credentials.ts";
-import type { EmulatorParticipant } from "../../local/twilio-emulator/index.ts";
+import { defaultCredentials } from "../../emulator/credentials.ts";
+import type { EmulatorParticipant } from "../../emulator/index.ts";
 import {
   type Form,
   participantCallback,

@@ -16,7 +16,7 @@ import {
   startEmulator,
   type TwilioEmulator,
   twilioEnvironment,
-} from "../../local/twilio-emulator/index.ts";
+} from "../../emulator/index.ts";
 import { reportFigures } from "./figures.ts";
 
 /**

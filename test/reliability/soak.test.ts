@@ -5,7 +5,7 @@ import { type AuditEntry, auditEntryIds, auditEntrySchema } from "../../core/aud
 import { STAY_GAP_MS } from "../../core/rules/duplicate-identity.ts";
 import { isLive } from "../../core/sessions/presence.ts";
 import { sweep } from "../../core/sweep/sweep.ts";
-import { type DeliveredCallback, ParticipantStateError } from "../../local/twilio-emulator/index.ts";
+import { type DeliveredCallback, ParticipantStateError } from "../../emulator/index.ts";
 import { manualClock } from "../support/clock.ts";
 import { type PipelineHarness, startPipelineHarness } from "../support/pipeline.ts";
 import {

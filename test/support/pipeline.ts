@@ -14,10 +14,10 @@ import { dynamoSessionStore } from "../../core/sessions/dynamo-session-store.ts"
 import type { SessionStore } from "../../core/sessions/ports.ts";
 import type { SweepDependencies } from "../../core/sweep/sweep.ts";
 import type { TableNames } from "../../core/tables.ts";
+import { startEmulator, type TwilioEmulator, twilioEnvironment } from "../../emulator/index.ts";
 import { observability } from "../../functions/observability.ts";
 import { type LocalPipeline, startLocalPipeline } from "../../local/pipeline.ts";
 import type { SqsLambda, SqsQueueOptions } from "../../local/sqs-queue.ts";
-import { startEmulator, type TwilioEmulator, twilioEnvironment } from "../../local/twilio-emulator/index.ts";
 import { createTestTables } from "./tables.ts";
 
 /** The local admin API's bearer token in tests. */

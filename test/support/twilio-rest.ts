@@ -1,4 +1,4 @@
-import type { TwilioEmulator } from "../../local/twilio-emulator/index.ts";
+import type { TwilioEmulator } from "../../emulator/index.ts";
 
 /**
  * Raw HTTP calls to the emulator's Twilio REST API, as curl would make them: for tests that look at statuses,

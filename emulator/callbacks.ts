@@ -1,4 +1,4 @@
-import { computeSignature } from "../../core/video/twilio/signature.ts";
+import { computeSignature } from "../core/video/twilio/signature.ts";
 import type { RoomEvent } from "./model.ts";
 import { callbackTime } from "./time.ts";
 import type { CallbackMethod, DeliveredCallback } from "./types.ts";

@@ -102,4 +102,4 @@ export class TwilioApiError extends Error {
   }
 }
 
-export { PortInUseError } from "../port-in-use.ts";
+export { PortInUseError } from "../local/port-in-use.ts";
