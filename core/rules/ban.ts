@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { identity, inScope, isoTime, pattern, ruleMeta, specCommon } from "./fields.ts";
+import type { KindJudgement } from "./judgement.ts";
 
 /** A ban: an identity (exact, or a glob), optionally in some rooms only, optionally until a time. */
 
@@ -36,3 +37,14 @@ export function banMatches(ban: Ban, identity: string, roomName: string): boolea
   const target = ban.identity === undefined ? inScope(ban.identityPattern, identity) : ban.identity === identity;
   return target && inScope(ban.roomPattern, roomName);
 }
+
+/** A ban matches the session on its identity and room, at once; it sets no deadline. */
+export const banJudgement: KindJudgement<Ban> = {
+  judge: (bans, subject) => ({
+    matches: bans
+      .filter((ban) => banMatches(ban, subject.identity, subject.roomName))
+      .map((rule) => ({ session: subject, rule })),
+    waits: [],
+  }),
+  deadlines: () => [],
+};

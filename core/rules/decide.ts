@@ -1,25 +1,21 @@
 import type { ParticipantEvent } from "../callbacks/events.ts";
 import {
-  clockStart,
   compareSessions,
   findSession,
   type Presence,
   type PresenceUpdate,
   type Session,
 } from "../sessions/presence.ts";
-import { sessionsOverLimit } from "./duplicate-identity.ts";
-import { smallestLimit } from "./max-duration.ts";
 import {
-  banMatches,
-  type DuplicateIdentity,
-  duplicateScopeIncludes,
+  type Deadline,
+  deadlinesOf,
   isInForce,
+  judge,
   kindPrecedence,
-  type MaxDuration,
   type Rule,
   type RuleRef,
-  ruleModes,
   ruleRef,
+  type Wait,
 } from "./rules.ts";
 
 /**
@@ -45,7 +41,7 @@ export type Action =
       readonly type: "set-deadline";
       readonly session: Session;
       readonly deadlineAt: number;
-      readonly rule: MaxDuration | DuplicateIdentity;
+      readonly rule: Rule;
     }
   /** The session ended: it has no deadline any more. */
   | { readonly type: "clear-deadline"; readonly session: Session };
@@ -75,39 +71,15 @@ export function evaluate(subject: Session, presence: Presence, rules: readonly R
     matches.set(session.participantSid, entry);
   };
 
-  for (const rule of inForce) {
-    if (rule.kind === "ban" && banMatches(rule, subject.identity, subject.roomName)) match(subject, rule);
-  }
-
-  // The smallest limit of each mode, each at its own deadline: a dry-run limit stricter than the one in force is
-  // audited when it passes, and never stands in for the enforcing limit, whose deadline comes next.
-  const limitsOf = (session: Session) => {
-    const start = clockStart(presence, session);
-    return ruleModes.flatMap((mode) => {
-      const limit = smallestLimit(
-        inForce.filter((rule): rule is MaxDuration => rule.kind === "max-duration" && rule.mode === mode),
-        session,
-      );
-      return limit === undefined ? [] : [{ limit, deadlineAt: start + limit.limitSeconds * 1000 }];
-    });
-  };
-  const limits = limitsOf(subject);
-  for (const { limit, deadlineAt } of limits) if (deadlineAt <= now) match(subject, limit);
-
-  // Duplicate kicks whose order an adopted session's exact start could still reverse wait for it, until then.
-  const settling = new Map<string, { session: Session; until: number; rule: DuplicateIdentity }>();
-  for (const rule of inForce) {
-    if (rule.kind !== "duplicate-identity" || !duplicateScopeIncludes(rule, subject.roomName)) continue;
-    const { over, settlesAt } = sessionsOverLimit(presence, rule, now);
-    for (const session of over) {
-      const until = settlesAt.get(session.participantSid);
-      if (until === undefined) match(session, rule);
-      else {
-        const waiting = settling.get(session.participantSid);
-        if (waiting === undefined || until < waiting.until)
-          settling.set(session.participantSid, { session, until, rule });
-      }
-    }
+  // Every kind's say: matches now, deadlines (a passed one is a match), and matches held back until a time.
+  const judged = judge(inForce, subject, presence, now);
+  for (const { session, rule } of judged.matches) match(session, rule);
+  const deadlines = (session: Session) => deadlinesOf(inForce, session, presence);
+  for (const { deadlineAt, rule } of deadlines(subject)) if (deadlineAt <= now) match(subject, rule);
+  const settling = new Map<string, Wait<Rule>>();
+  for (const wait of judged.waits) {
+    const waiting = settling.get(wait.session.participantSid);
+    if (waiting === undefined || wait.until < waiting.until) settling.set(wait.session.participantSid, wait);
   }
 
   const actions: Action[] = [...matches.values()]
@@ -126,10 +98,8 @@ export function evaluate(subject: Session, presence: Presence, rules: readonly R
   /** The next time a session must be decided again: its next limit's deadline, or the end of a settle wait. */
   const nextCheck = (session: Session, passed: boolean) => {
     const wait = settling.get(session.participantSid);
-    const candidates: { deadlineAt: number; rule: MaxDuration | DuplicateIdentity }[] = [
-      ...limitsOf(session)
-        .filter(({ deadlineAt }) => passed || deadlineAt > now)
-        .map(({ limit, deadlineAt }) => ({ deadlineAt, rule: limit })),
+    const candidates: Deadline<Rule>[] = [
+      ...deadlines(session).filter(({ deadlineAt }) => passed || deadlineAt > now),
       ...(wait === undefined ? [] : [{ deadlineAt: wait.until, rule: wait.rule }]),
     ];
     return candidates.sort((a, b) => a.deadlineAt - b.deadlineAt)[0];

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { compareSessions, connectTime, isLive, type Presence, type Session } from "../sessions/presence.ts";
 import { inScope, pattern, ruleMeta, specCommon } from "./fields.ts";
+import type { KindJudgement, Match, Wait } from "./judgement.ts";
 
 /**
  * Duplicate identity: one identity live in more rooms in scope than `maxSessions`; the rooms not kept (the older or
@@ -96,3 +97,25 @@ function stayStart(presence: Presence, session: Session): number {
   }
   return start;
 }
+
+/**
+ * Each rule whose scope holds the subject's room matches the sessions over its limit; one whose order an adopted
+ * session's exact start could still reverse waits for it, until then. It sets no deadline of its own.
+ */
+export const duplicateIdentityJudgement: KindJudgement<DuplicateIdentity> = {
+  judge: (rules, subject, presence, now) => {
+    const matches: Match<DuplicateIdentity>[] = [];
+    const waits: Wait<DuplicateIdentity>[] = [];
+    for (const rule of rules) {
+      if (!duplicateScopeIncludes(rule, subject.roomName)) continue;
+      const { over, settlesAt } = sessionsOverLimit(presence, rule, now);
+      for (const session of over) {
+        const until = settlesAt.get(session.participantSid);
+        if (until === undefined) matches.push({ session, rule });
+        else waits.push({ session, until, rule });
+      }
+    }
+    return { matches, waits };
+  },
+  deadlines: () => [],
+};

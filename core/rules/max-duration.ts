@@ -1,6 +1,7 @@
 import { z } from "zod";
-import type { Session } from "../sessions/presence.ts";
-import { inScope, pattern, ruleMeta, specCommon } from "./fields.ts";
+import { clockStart, type Session } from "../sessions/presence.ts";
+import { inScope, pattern, ruleMeta, ruleModes, specCommon } from "./fields.ts";
+import type { KindJudgement } from "./judgement.ts";
 
 /**
  * A time limit: at most `limitSeconds` connected, counted from the identity's first connect in the room (a rejoin
@@ -42,3 +43,22 @@ export function smallestLimit(rules: readonly MaxDuration[], session: Session): 
   }
   return smallest;
 }
+
+/**
+ * A limit matches when its deadline passes (decide.ts turns a passed deadline into a match). The smallest limit of
+ * each mode, each at its own deadline: a dry-run limit stricter than the one in force is audited when it passes, and
+ * never stands in for the enforcing limit, whose deadline comes next.
+ */
+export const maxDurationJudgement: KindJudgement<MaxDuration> = {
+  judge: () => ({ matches: [], waits: [] }),
+  deadlines: (limits, session, presence) => {
+    const start = clockStart(presence, session);
+    return ruleModes.flatMap((mode) => {
+      const limit = smallestLimit(
+        limits.filter((rule) => rule.mode === mode),
+        session,
+      );
+      return limit === undefined ? [] : [{ rule: limit, deadlineAt: start + limit.limitSeconds * 1000 }];
+    });
+  },
+};

@@ -1,13 +1,22 @@
 import { z } from "zod";
-import { type Ban, banMatches, banRule, banSpec } from "./ban.ts";
+import type { Presence, Session } from "../sessions/presence.ts";
+import { type Ban, banJudgement, banMatches, banRule, banSpec } from "./ban.ts";
 import {
   type DuplicateIdentity,
+  duplicateIdentityJudgement,
   duplicateIdentityRule,
   duplicateIdentitySpec,
   duplicateScopeIncludes,
 } from "./duplicate-identity.ts";
 import { type RuleMode, ruleIdSchema } from "./fields.ts";
-import { type MaxDuration, maxDurationApplies, maxDurationRule, maxDurationSpec } from "./max-duration.ts";
+import type { Deadline, KindJudgement, Match, Wait } from "./judgement.ts";
+import {
+  type MaxDuration,
+  maxDurationApplies,
+  maxDurationJudgement,
+  maxDurationRule,
+  maxDurationSpec,
+} from "./max-duration.ts";
 
 /**
  * Rules: what room-warden enforces. Each kind is a module of core/rules/ (its schema, its matching, and the part of
@@ -18,7 +27,7 @@ import { type MaxDuration, maxDurationApplies, maxDurationRule, maxDurationSpec 
  */
 
 export { type RuleMode, ruleModes } from "./fields.ts";
-export type { Ban, DuplicateIdentity, MaxDuration };
+export type { Ban, Deadline, DuplicateIdentity, Match, MaxDuration, Wait };
 export { banMatches, duplicateScopeIncludes, maxDurationApplies, ruleIdSchema };
 
 export const ruleSpecSchema = z.discriminatedUnion("kind", [banSpec, maxDurationSpec, duplicateIdentitySpec]);
@@ -43,14 +52,17 @@ interface Kind<R extends Rule> {
   readonly precedence: number;
   /** Whether a participant of this identity in this room is within the rule's scope. */
   readonly covers: (rule: R, identity: string, roomName: string) => boolean;
+  /** Its part of the one evaluation (decide.ts). */
+  readonly judgement: KindJudgement<R>;
 }
 
 const kinds: { readonly [K in RuleKind]: Kind<Extract<Rule, { kind: K }>> } = {
-  ban: { precedence: 0, covers: banMatches },
-  "max-duration": { precedence: 1, covers: maxDurationApplies },
+  ban: { precedence: 0, covers: banMatches, judgement: banJudgement },
+  "max-duration": { precedence: 1, covers: maxDurationApplies, judgement: maxDurationJudgement },
   "duplicate-identity": {
     precedence: 2,
     covers: (rule, _identity, roomName) => duplicateScopeIncludes(rule, roomName),
+    judgement: duplicateIdentityJudgement,
   },
 };
 
@@ -58,6 +70,29 @@ const kinds: { readonly [K in RuleKind]: Kind<Extract<Rule, { kind: K }>> } = {
 export const ruleKinds = Object.keys(kinds) as RuleKind[];
 
 export const kindPrecedence = (kind: RuleKind): number => kinds[kind].precedence;
+
+/** Each kind's judgement over its own rules among `rules`. */
+function judgements(rules: readonly Rule[]) {
+  return ruleKinds.map((kind) => ({
+    judgement: kinds[kind].judgement as KindJudgement<Rule>,
+    rules: rules.filter((rule) => rule.kind === kind),
+  }));
+}
+
+/** Every kind's matches and waits for `subject`, over `rules` (in force). */
+export function judge(
+  rules: readonly Rule[],
+  subject: Session,
+  presence: Presence,
+  now: number,
+): { matches: Match<Rule>[]; waits: Wait<Rule>[] } {
+  const all = judgements(rules).map(({ judgement, rules: own }) => judgement.judge(own, subject, presence, now));
+  return { matches: all.flatMap((j) => j.matches), waits: all.flatMap((j) => j.waits) };
+}
+
+/** Every kind's deadlines for `session`, over `rules` (in force), passed or not. */
+export const deadlinesOf = (rules: readonly Rule[], session: Session, presence: Presence): Deadline<Rule>[] =>
+  judgements(rules).flatMap(({ judgement, rules: own }) => judgement.deadlines(own, session, presence));
 
 /** Whether a participant of this identity in this room is within the rule's scope (in force or not). */
 export const ruleCovers = (rule: Rule, identity: string, roomName: string): boolean =>
