@@ -430,6 +430,8 @@ type TwilioFaultKind = (typeof twilioFaultKinds)[number];
 
 const SOAK = {
   ops: size(170, 800),
+  /** At least this many events (callbacks and replays) in a run; more operations are made until there are. */
+  minEvents: size(0, 1000),
   users: size(14, 34),
   bannedAtStart: size(2, 4),
   lateBans: size(1, 3),
@@ -763,7 +765,9 @@ describe("randomized soak", () => {
       const lateBanAt = Array.from({ length: SOAK.lateBans }, (_, i) =>
         Math.floor((SOAK.ops * (i + 1)) / (SOAK.lateBans + 1)),
       );
-      while (operations < SOAK.ops) {
+      // At full size the run goes on past its operations until it has made at least SOAK.minEvents events (callbacks
+      // and replays): how many an operation makes depends on the seed (kicks cause disconnects, replays repeat).
+      while (operations < SOAK.ops || h.emulator.callbacks.length + replays < SOAK.minEvents) {
         if (clock.now() >= nextSweepAt) {
           nextSweepAt += SOAK.sweepEveryMs;
           injectStepFault("sweep");
