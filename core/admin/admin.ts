@@ -7,20 +7,21 @@ import { RuleNotFoundError } from "../errors.ts";
 import { evaluate } from "../rules/decide.ts";
 import type { RuleStore } from "../rules/ports.ts";
 import {
-  duplicateScopeIncludes,
+  denialOf,
   isInForce,
   maxDurationApplies,
   type Rule,
   type RuleRef,
   ruleCreateSchema,
   ruleIdSchema,
+  ruleKinds,
   ruleModes,
   ruleRef,
   ruleSchema,
   ruleSpecSchema,
 } from "../rules/rules.ts";
 import type { PresenceStore } from "../sessions/ports.ts";
-import { applyChange, findSession, isLive, type Presence, type Session } from "../sessions/presence.ts";
+import { applyChange, findSession, type Presence, type Session } from "../sessions/presence.ts";
 import { parse } from "../validation.ts";
 
 /**
@@ -137,7 +138,7 @@ const limitParam = (max: number) =>
     .max(max, `expected at most ${max}`);
 
 export const ruleListQuery = z.strictObject({
-  kind: z.enum(["ban", "max-duration", "duplicate-identity"]).optional(),
+  kind: z.enum(ruleKinds).optional(),
   enabled: booleanParam.optional(),
   mode: z.enum(ruleModes).optional(),
   identity: z.string().min(1).max(256).optional(),
@@ -381,7 +382,7 @@ export function joinDecision(
     const matched = [action.rule, ...action.otherMatches.flatMap((ref) => byId.get(ref.id) ?? [])];
     for (const rule of matched) {
       if (action.session !== subject) say(rule, "disconnects-others", "the older session(s) would be disconnected");
-      else say(rule, rule.mode === "enforce" ? "deny" : "would-deny", denial(rule, after, subject));
+      else say(rule, rule.mode === "enforce" ? "deny" : "would-deny", denialOf(rule, subject, after));
     }
   }
   for (const rule of rules) {
@@ -394,23 +395,4 @@ export function joinDecision(
     return rules.findIndex((rule) => rule.id === id);
   }
   return { allowed: !listed.some((entry) => entry.effect === "deny"), identity, room, rules: listed };
-}
-
-/** Why a rule would disconnect the joining session. */
-function denial(rule: Rule, presence: Presence, subject: Session): string {
-  switch (rule.kind) {
-    case "ban":
-      return `banned: ${rule.reason}`;
-    case "max-duration":
-      return `the ${rule.limitSeconds} s limit in this room is used up (a rejoin does not reset it)`;
-    case "duplicate-identity": {
-      const elsewhere = new Set(
-        presence.sessions
-          .filter((s) => s !== subject && isLive(s) && s.roomSid !== subject.roomSid)
-          .filter((s) => duplicateScopeIncludes(rule, s.roomName))
-          .map((s) => s.roomSid),
-      );
-      return `already connected in ${elsewhere.size} room(s)`;
-    }
-  }
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ruleIdSchema, ruleModes, ruleSchema } from "../rules/rules.ts";
+import { ruleIdSchema, ruleKinds, ruleModes, ruleSchema } from "../rules/rules.ts";
 
 /**
  * The audit trail: one entry per decision. A kick's entry is written before Twilio is called (`pending`) and
@@ -28,7 +28,7 @@ export type Trigger = z.output<typeof triggerSchema>;
 
 const ruleRefSchema = z.strictObject({
   id: ruleIdSchema,
-  kind: z.enum(["ban", "max-duration", "duplicate-identity"]),
+  kind: z.enum(ruleKinds),
   version: z.number().int().min(1),
   mode: z.enum(ruleModes),
 });

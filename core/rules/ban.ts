@@ -47,4 +47,5 @@ export const banJudgement: KindJudgement<Ban> = {
     waits: [],
   }),
   deadlines: () => [],
+  denial: (ban) => `banned: ${ban.reason}`,
 };

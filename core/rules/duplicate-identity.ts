@@ -118,4 +118,13 @@ export const duplicateIdentityJudgement: KindJudgement<DuplicateIdentity> = {
     return { matches, waits };
   },
   deadlines: () => [],
+  denial: (rule, subject, presence) => {
+    const elsewhere = new Set(
+      presence.sessions
+        .filter((s) => s !== subject && isLive(s) && s.roomSid !== subject.roomSid)
+        .filter((s) => duplicateScopeIncludes(rule, s.roomName))
+        .map((s) => s.roomSid),
+    );
+    return `already connected in ${elsewhere.size} room(s)`;
+  },
 };

@@ -34,4 +34,6 @@ export interface KindJudgement<R> {
   ): { matches: Match<R>[]; waits: Wait<R>[] };
   /** When a session's rules of this kind end it, whether passed or not. */
   deadlines(rules: readonly R[], session: Session, presence: Presence): Deadline<R>[];
+  /** Why the rule would disconnect `subject`, in words for an operator (the join decision's answer). */
+  denial(rule: R, subject: Session, presence: Presence): string;
 }

@@ -61,4 +61,5 @@ export const maxDurationJudgement: KindJudgement<MaxDuration> = {
       return limit === undefined ? [] : [{ rule: limit, deadlineAt: start + limit.limitSeconds * 1000 }];
     });
   },
+  denial: (limit) => `the ${limit.limitSeconds} s limit in this room is used up (a rejoin does not reset it)`,
 };

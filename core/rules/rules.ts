@@ -66,8 +66,8 @@ const kinds: { readonly [K in RuleKind]: Kind<Extract<Rule, { kind: K }>> } = {
   },
 };
 
-/** The rule kinds, from the schema. */
-export const ruleKinds = Object.keys(kinds) as RuleKind[];
+/** The rule kinds, from the schema (through the registry, which the compiler holds to it), for enums elsewhere. */
+export const ruleKinds = Object.keys(kinds) as [RuleKind, ...RuleKind[]];
 
 export const kindPrecedence = (kind: RuleKind): number => kinds[kind].precedence;
 
@@ -93,6 +93,10 @@ export function judge(
 /** Every kind's deadlines for `session`, over `rules` (in force), passed or not. */
 export const deadlinesOf = (rules: readonly Rule[], session: Session, presence: Presence): Deadline<Rule>[] =>
   judgements(rules).flatMap(({ judgement, rules: own }) => judgement.deadlines(own, session, presence));
+
+/** Why the rule would disconnect `subject`, in words for an operator. */
+export const denialOf = (rule: Rule, subject: Session, presence: Presence): string =>
+  (kinds[rule.kind].judgement as KindJudgement<Rule>).denial(rule, subject, presence);
 
 /** Whether a participant of this identity in this room is within the rule's scope (in force or not). */
 export const ruleCovers = (rule: Rule, identity: string, roomName: string): boolean =>
