@@ -113,7 +113,7 @@ export function instrument(client: DynamoDBDocumentClient, log: CommandRecord[])
 }
 
 /** The longest chain of commands each starting after the previous ended: the sequential round trips. */
-export function sequentialRoundTrips(records: readonly CommandRecord[]): number {
+function sequentialRoundTrips(records: readonly CommandRecord[]): number {
   const sorted = [...records].sort((a, b) => a.start - b.start);
   const chain: number[] = [];
   let longest = 0;

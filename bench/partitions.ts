@@ -16,7 +16,7 @@ export const PARTITION_WRITE_LIMIT = 1000;
  * eu-west-1, 70,000 transactions/s without batching; other regions are lower (see the page). Per message group: 300/s.
  */
 export const FIFO_HIGH_THROUGHPUT_TPS = 70_000;
-export const FIFO_PER_GROUP_TPS = 300;
+const FIFO_PER_GROUP_TPS = 300;
 
 /** What a rate is made of: the share of each measured event among the callbacks. */
 export interface Scenario {
@@ -32,7 +32,7 @@ export const KEY_ASSUMPTIONS = {
   roomCallbacksPerSecond: 50,
 } as const;
 
-export interface KeyLoad {
+interface KeyLoad {
   readonly key: string;
   /** Write units per second on the hottest single key of this kind. */
   readonly hottestPerSecond: number;

@@ -53,14 +53,14 @@ const RULE_CACHE_MS = 10_000;
 /** The max-duration rule of the sweep's tables. */
 const LIMIT_SECONDS = 3600;
 
-export const SCALED_EVENTS = [
+const SCALED_EVENTS = [
   "participant-connected, no rule",
   "participant-connected, exact ban (kick)",
   "participant-disconnected",
 ] as const;
 type ScaledEventName = (typeof SCALED_EVENTS)[number];
 
-export interface ScaledEvent {
+interface ScaledEvent {
   readonly event: ScaledEventName;
   readonly samples: number;
   /** Means per callback. */
@@ -71,7 +71,7 @@ export interface ScaledEvent {
   readonly enforce: Summary;
 }
 
-export interface ScalingSet {
+interface ScalingSet {
   readonly key: "baseline" | "bans" | "sessions";
   readonly exactBans: number;
   readonly connectedSessions: number;
@@ -80,7 +80,7 @@ export interface ScalingSet {
   readonly events: ScaledEvent[];
 }
 
-export interface Flatness {
+interface Flatness {
   readonly set: "bans" | "sessions";
   readonly event: ScaledEventName;
   /** RRU and WRU each within 10% of the baseline's. */

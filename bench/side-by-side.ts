@@ -40,7 +40,7 @@ export interface SideBySideRow {
 /** Bursts sent before the measured ones, for each system and rule count. */
 const WARM_UP_BURSTS = 3;
 /** Concurrent senders of a burst. */
-export const BURST = 10;
+const BURST = 10;
 
 /** Writes exact bans (and their lookup copies) until the Rules table holds `total` ban rules. */
 async function growBans(client: DynamoDBDocumentClient, table: string, from: number, total: number): Promise<void> {

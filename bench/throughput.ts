@@ -28,7 +28,7 @@ import type { LoadSenderCommand, LoadSenderInput, LoadSenderReport } from "./loa
 import { type MemoryPeaks, sampleMemory } from "./memory.ts";
 import { round, type Summary, summarize } from "./stats.ts";
 
-export interface ThroughputStep {
+interface ThroughputStep {
   readonly offeredPerSecond: number;
   readonly seconds: number;
   /** Arrivals on the schedule; `shed` of them were not sent because `maxInFlight` requests were open. */

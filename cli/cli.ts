@@ -25,7 +25,7 @@ import { apiGatewayRegion, type Environment, signingRegion } from "./sigv4.ts";
  * Exit codes: 0 done (check: allowed), 1 the API or the network refused, 2 usage or configuration, 3 check: denied.
  */
 
-export const commands: readonly Command[] = [
+const commands: readonly Command[] = [
   ...ruleCommands,
   ...banCommands,
   ...limitCommands,
@@ -71,7 +71,7 @@ const commandUsage = (command: Command) =>
   `\nSee: npm run admin -- ${command.name} --help`;
 
 /** Anything with a `write`, e.g. process.stdout; tests pass collectors. */
-export interface Writer {
+interface Writer {
   write(text: string): unknown;
 }
 

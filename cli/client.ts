@@ -54,10 +54,6 @@ const errorBodySchema = z.object({
   issues: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
 });
 
-export type RulePage = z.output<typeof rulePageSchema>;
-export type AuditPage = z.output<typeof auditPageSchema>;
-export type Decision = z.output<typeof decisionSchema>;
-
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** RFC 3986 encoding, as SigV4 canonicalises it (`URLSearchParams` would send a space as `+`). */

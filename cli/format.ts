@@ -45,12 +45,12 @@ export function fieldList(document: unknown): string {
 }
 
 /** `2026-11-21T23:30:11.123Z` → `2026-11-21T23:30:11Z`: seconds are precise enough to read. */
-export function time(iso: string): string {
+function time(iso: string): string {
   return iso.replace(/\.\d+(?=Z$|[+-]\d\d:\d\d$)/, "");
 }
 
 /** 5400 → `1h30m`, 45 → `45s`. */
-export function duration(seconds: number): string {
+function duration(seconds: number): string {
   const units: [number, string][] = [
     [86_400, "d"],
     [3600, "h"],

@@ -4,7 +4,7 @@
  *
  * The shape mirrors `sst.aws.Dynamo`'s arguments so that infrastructure can pass a definition through unchanged.
  */
-export type KeyType = "string" | "number";
+type KeyType = "string" | "number";
 
 export interface IndexDefinition {
   readonly hashKey: string;

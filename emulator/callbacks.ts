@@ -10,7 +10,7 @@ import type { CallbackMethod, DeliveredCallback } from "./types.ts";
  */
 
 /** The form Twilio sends for one event (README "Room status callbacks"). */
-export function callbackParams(event: RoomEvent, accountSid: string): Record<string, string> {
+function callbackParams(event: RoomEvent, accountSid: string): Record<string, string> {
   const { room, participant } = event;
   return {
     AccountSid: accountSid,

@@ -14,7 +14,6 @@ import { startServer } from "./server.ts";
 import type { EmulatorOptions, RecordedRequest, TwilioEmulator } from "./types.ts";
 
 export { CONTROL_PREFIX } from "./control-api.ts";
-export { defaultCredentials } from "./credentials.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
 

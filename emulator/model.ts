@@ -66,7 +66,7 @@ export const roomTypeLimits: Readonly<Record<RoomType, { maxParticipants: number
 };
 
 /** Twilio's default maximum participant duration: four hours. */
-export const DEFAULT_MAX_PARTICIPANT_DURATION = 14_400;
+const DEFAULT_MAX_PARTICIPANT_DURATION = 14_400;
 /** Twilio's limit on identities, in characters. */
 const MAX_IDENTITY_LENGTH = 128;
 

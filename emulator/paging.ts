@@ -9,8 +9,8 @@ import { twilioErrors } from "./twilio-errors.ts";
  * filter between two pages (a participant who disconnects while a client pages through `Status=connected`).
  */
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 1000;
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 1000;
 
 export interface PageRequest {
   readonly pageSize: number;

@@ -4,6 +4,7 @@ import { callbackEnvelopeSchema } from "../core/callbacks/callback-envelope.ts";
 import { type EnforcerDependencies, enforceCallback, KickFailedError } from "../core/callbacks/enforcer.ts";
 import { loadStoreConfig, loadTwilioConfig } from "../core/composition/config.ts";
 import { enforcerDependencies } from "../core/composition/runtime.ts";
+import { OutOfTimeError, recordBudget, recordBudgetMs } from "../core/invocation-budget.ts";
 import { parse } from "../core/validation.ts";
 import { processFifoGroups } from "./fifo-groups.ts";
 import { linkedEnvironment } from "./linked.ts";
@@ -28,17 +29,6 @@ export interface EnforcerOptions {
 /** Message groups of one batch enforced at once: every group of a full FIFO batch. */
 export const GROUP_CONCURRENCY = 10;
 
-/** Time kept at the end of an invocation to finalise audit entries and answer the batch. */
-export const FINISH_MARGIN_MS = 2_000;
-
-/**
- * A record the invocation had no time for: handed back to the queue without being attempted, so that a slow Twilio
- * on earlier records never makes the whole batch time out (and be delivered again, receive counts rising).
- */
-export class OutOfTimeError extends Error {
-  override readonly name = "OutOfTimeError";
-}
-
 export function createEnforcerHandler(
   deps: EnforcerDependencies,
   { logger, metrics }: Observability,
@@ -46,14 +36,9 @@ export function createEnforcerHandler(
 ) {
   const enforce = async (record: SQSRecord, context: Pick<Context, "getRemainingTimeInMillis"> | undefined) => {
     const left = context === undefined ? Number.POSITIVE_INFINITY : context.getRemainingTimeInMillis();
-    if (left - FINISH_MARGIN_MS < options.recordBudgetMs) {
-      metrics.addMetric("CallbacksDeferred", MetricUnit.Count, 1);
-      throw new OutOfTimeError(`${Math.round(left)} ms left in the invocation: handed back unattempted`);
-    }
-    const envelope = parse(callbackEnvelopeSchema, JSON.parse(record.body), "queued callback");
     try {
-      // Every Twilio request of this record ends before the invocation does, with time to finalise its entry.
-      const budget = Number.isFinite(left) ? { deadline: Date.now() + left - FINISH_MARGIN_MS } : {};
+      const budget = recordBudget(left, options.recordBudgetMs, Date.now());
+      const envelope = parse(callbackEnvelopeSchema, JSON.parse(record.body), "queued callback");
       const report = await enforceCallback(envelope, deps, budget);
       for (const kick of report.kicks) {
         metrics.addMetric(kick.outcome === "dry-run" ? "WouldKicks" : "Kicks", MetricUnit.Count, 1);
@@ -61,7 +46,9 @@ export function createEnforcerHandler(
         logger.info("rule enforced", { kick });
       }
     } catch (error) {
-      if (error instanceof KickFailedError) {
+      if (error instanceof OutOfTimeError) {
+        metrics.addMetric("CallbacksDeferred", MetricUnit.Count, 1);
+      } else if (error instanceof KickFailedError) {
         metrics.addMetric("KickFailures", MetricUnit.Count, error.failures.length);
         logger.warn("kick failed, will retry", {
           failures: error.failures,
@@ -84,9 +71,6 @@ export function createEnforcerHandler(
     }
   };
 }
-
-/** A record's worst useful time: its DynamoDB round trips (a second is generous) and one whole Twilio attempt. */
-export const recordBudgetMs = (twilioTimeoutMs: number) => twilioTimeoutMs + 1_000;
 
 let handle: ReturnType<typeof createEnforcerHandler> | undefined;
 

@@ -1,50 +1,23 @@
-import { randomUUID } from "node:crypto";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { loadStoreConfig, loadSweepConfig, loadTwilioConfig } from "../core/composition/config.ts";
 import { sweepDependencies } from "../core/composition/runtime.ts";
-import { type SweepDependencies, type SweepReport, sweep } from "../core/sweep/sweep.ts";
+import type { SweepDependencies, SweepReport } from "../core/sweep/sweep.ts";
 import {
-  DEADLINE_LOOKAHEAD_MS,
-  RECONCILE_EVERY_MS,
+  type CadenceOptions,
+  cadencedSweep,
   type SweepRunRequest,
   sweepUntilEnd,
 } from "../core/sweep/sweep-schedule.ts";
 import { linkedEnvironment } from "./linked.ts";
 import { type Observability, observability, publishMetrics } from "./observability.ts";
 
-export interface SweepRunOptions {
-  /** Identifies this process's runs for the lease; random when absent. */
-  readonly owner?: string;
-  /** How often a run reconciles with the provider's lists, when not told; RECONCILE_EVERY_MS when absent. */
-  readonly reconcileEveryMs?: number;
-}
-
-/**
- * One sweep, observed. It reconciles when asked to, or, if not told, when its last reconciling run is
- * `reconcileEveryMs` old; deadlines, retries and rule changes are handled at every run.
- */
-export function createSweepRun(
-  deps: SweepDependencies,
-  { logger, metrics }: Observability,
-  { owner = randomUUID(), reconcileEveryMs = RECONCILE_EVERY_MS }: SweepRunOptions = {},
-) {
-  let reconciledAt = Number.NEGATIVE_INFINITY;
-  return async (options: SweepRunRequest = {}): Promise<SweepReport> => {
+/** One sweep on its cadence (core/sweep/sweep-schedule.ts), observed. */
+export function createSweepRun(deps: SweepDependencies, { logger, metrics }: Observability, options?: CadenceOptions) {
+  const run = cadencedSweep(deps, options);
+  return async (request: SweepRunRequest = {}): Promise<SweepReport> => {
     try {
-      const startedAt = deps.clock.now();
-      const deadlinesOnly = options.deadlinesOnly === true;
-      const reconcile = !deadlinesOnly && (options.reconcile ?? startedAt - reconciledAt >= reconcileEveryMs);
-      const report = await sweep(deps, {
-        owner,
-        leaseMs: 30_000,
-        batch: 100,
-        reconcile,
-        lookaheadMs: DEADLINE_LOOKAHEAD_MS,
-        deadlinesOnly,
-        ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-      });
-      if (report.ran && reconcile) reconciledAt = startedAt;
+      const report = await run(request);
       if (report.ran) {
         for (const kick of report.kicks) {
           metrics.addMetric(kick.outcome === "failed" ? "KickFailures" : "SweepKicks", MetricUnit.Count, 1);

@@ -158,7 +158,7 @@ async function stopProcess(java: ChildProcess, exited: Promise<string>): Promise
 }
 
 /** Physical table names: the logical name behind a prefix that keeps stacks and test files apart. */
-export function tableNames(prefix: string): TableNames {
+function tableNames(prefix: string): TableNames {
   return {
     [rulesTable.name]: `${prefix}${rulesTable.name}`,
     [sessionsTable.name]: `${prefix}${sessionsTable.name}`,

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 
 /** DynamoDB Local 3.x is built for Java 17; older runtimes fail at start with a class version error. */
-export const MINIMUM_JAVA_MAJOR = 17;
+const MINIMUM_JAVA_MAJOR = 17;
 
 const INSTALL_HINT =
   `DynamoDB Local needs Java ${MINIMUM_JAVA_MAJOR} or newer: install it, e.g. ` +
@@ -19,7 +19,7 @@ export class JavaUnavailableError extends Error {
  * The major version in `java -version` output: `openjdk version "17.0.15"`, `openjdk version "21" 2023-09-19`,
  * or the pre-9 scheme `java version "1.8.0_291"` where the major is the second number.
  */
-export function parseJavaMajor(versionOutput: string): number | undefined {
+function parseJavaMajor(versionOutput: string): number | undefined {
   const match = /version "(\d+)(?:\.(\d+))?/.exec(versionOutput);
   if (match?.[1] === undefined) return undefined;
   const first = Number(match[1]);

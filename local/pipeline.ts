@@ -22,7 +22,7 @@ import { startWork } from "./work.ts";
  */
 
 export const WEBHOOK_PATH = "/twilio/callbacks";
-export const ADMIN_PATH = "/admin";
+const ADMIN_PATH = "/admin";
 
 export interface LocalPipelineOptions {
   readonly stores: StoreConfig;

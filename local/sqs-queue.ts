@@ -12,7 +12,7 @@ type SqsResult = SQSBatchResponse | void;
 export type SqsLambda = (event: SQSEvent, context: Pick<Context, "getRemainingTimeInMillis">) => Promise<SqsResult>;
 
 /** A message moved to the dead-letter queue, as it was last received. */
-export interface DeadLetter {
+interface DeadLetter {
   readonly body: string;
   readonly groupId: string;
   readonly receiveCount: number;

@@ -17,7 +17,7 @@ import type { IndexDefinition, TableDefinition } from "../core/tables.ts";
  */
 
 /** The CreateTable request for a shared table definition, with on-demand billing and each index's projection. */
-export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
+function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
   const { primaryIndex, globalIndexes, fields } = definition;
   const keySchema = (index: { hashKey: string; rangeKey?: string }) => [
     { AttributeName: index.hashKey, KeyType: "HASH" as const },

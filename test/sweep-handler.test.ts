@@ -1,7 +1,8 @@
 import type { ScheduledEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
+import { FINISH_MARGIN_MS } from "../core/invocation-budget.ts";
 import type { SweepReport } from "../core/sweep/sweep.ts";
-import { FINISH_MARGIN_MS, MIN_DEADLINE_RUN_GAP_MS, nextRun, SWEEP_TICK_MS } from "../core/sweep/sweep-schedule.ts";
+import { MIN_DEADLINE_RUN_GAP_MS, nextRun, SWEEP_TICK_MS } from "../core/sweep/sweep-schedule.ts";
 import { observability } from "../functions/observability.ts";
 import { createSweepHandler } from "../functions/sweep.ts";
 

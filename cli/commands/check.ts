@@ -3,7 +3,7 @@ import { printable, table } from "../format.ts";
 
 /** `check`: what the token server asks before minting a Twilio access token. Exit 0 allowed, 3 denied. */
 
-export const DENIED_EXIT_CODE = 3;
+const DENIED_EXIT_CODE = 3;
 
 const check: Command = {
   name: "check",

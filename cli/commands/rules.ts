@@ -10,7 +10,7 @@ import { fieldList, ruleHeaders, ruleRow, table } from "../format.ts";
 const STORE_FIELDS = new Set(["id", "version", "createdAt", "createdBy", "updatedAt", "updatedBy"]);
 
 /** A rule's spec: what `PUT /admin/rules/{id}` takes. */
-export function specOf(rule: Readonly<Record<string, unknown>>): Record<string, unknown> {
+function specOf(rule: Readonly<Record<string, unknown>>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(rule).filter(([field]) => !STORE_FIELDS.has(field)));
 }
 

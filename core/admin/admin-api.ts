@@ -93,7 +93,7 @@ function ifMatch(headers: Readonly<Record<string, string | undefined>>): number 
 }
 
 /** Response bodies: the schemas the OpenAPI document publishes and clients (the CLI) validate against. */
-export const errorBody = z.object({
+const errorBody = z.object({
   message: z.string(),
   issues: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
 });

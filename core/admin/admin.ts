@@ -285,7 +285,7 @@ function csvCell(value: string): string {
   return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
-export const exportFormats = ["ndjson", "csv"] as const;
+const exportFormats = ["ndjson", "csv"] as const;
 
 /** One page of the export: the caller follows `cursor` until it is absent, so no request runs long. */
 export async function exportAudit(
@@ -341,7 +341,7 @@ export async function decideJoin(deps: AdminDependencies, query: unknown): Promi
 }
 
 /** The participant SID of the connect a join decision imagines: no Twilio SID looks like it. */
-export const PROSPECTIVE_PARTICIPANT = "prospective-join";
+const PROSPECTIVE_PARTICIPANT = "prospective-join";
 
 /**
  * The join decision is the enforcer's own: the connect the identity would make is applied to its presence as the

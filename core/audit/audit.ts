@@ -12,7 +12,7 @@ const isoTime = z.iso.datetime({ offset: true, error: "expected an ISO 8601 date
 export const kickOutcomes = ["pending", "disconnected", "already-gone", "failed"] as const;
 export type KickOutcome = (typeof kickOutcomes)[number];
 
-export const triggerSchema = z.discriminatedUnion("type", [
+const triggerSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("callback"),
     event: z.string().min(1),
@@ -44,7 +44,7 @@ const decisionFields = {
   trigger: triggerSchema,
 };
 
-export const kickEntrySchema = z.strictObject({
+const kickEntrySchema = z.strictObject({
   ...decisionFields,
   action: z.literal("kick"),
   outcome: z.enum(kickOutcomes),
@@ -58,13 +58,13 @@ export const kickEntrySchema = z.strictObject({
   finalizedAt: isoTime.optional(),
 });
 
-export const wouldKickEntrySchema = z.strictObject({
+const wouldKickEntrySchema = z.strictObject({
   ...decisionFields,
   action: z.literal("would-kick"),
   outcome: z.literal("dry-run"),
 });
 
-export const ruleChangeEntrySchema = z.strictObject({
+const ruleChangeEntrySchema = z.strictObject({
   id: z.string().min(1),
   createdAt: isoTime,
   action: z.literal("rule-change"),
@@ -82,7 +82,6 @@ export const auditEntrySchema = z.discriminatedUnion("action", [
 ]);
 export type AuditEntry = z.output<typeof auditEntrySchema>;
 export type KickEntry = z.output<typeof kickEntrySchema>;
-export type WouldKickEntry = z.output<typeof wouldKickEntrySchema>;
 export type RuleChangeEntry = z.output<typeof ruleChangeEntrySchema>;
 
 /** What finalising a kick records. */

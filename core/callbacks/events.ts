@@ -47,27 +47,27 @@ const participantForm = {
   ParticipantStatus: z.optional(z.enum(["connected", "disconnected", "reconnecting"])),
 };
 
-export const participantEventTypes = [
+const participantEventTypes = [
   "participant-connected",
   "participant-disconnected",
   "participant-reconnecting",
   "participant-reconnected",
 ] as const;
-export const roomEventTypes = ["room-created", "room-ended"] as const;
-export const trackEventTypes = ["track-added", "track-removed", "track-enabled", "track-disabled"] as const;
-export const recordingEventTypes = ["recording-started", "recording-completed", "recording-failed"] as const;
+const roomEventTypes = ["room-created", "room-ended"] as const;
+const trackEventTypes = ["track-added", "track-removed", "track-enabled", "track-disabled"] as const;
+const recordingEventTypes = ["recording-started", "recording-completed", "recording-failed"] as const;
 
 export type ParticipantEventType = (typeof participantEventTypes)[number];
 export type RoomEventType = (typeof roomEventTypes)[number];
 export type TrackEventType = (typeof trackEventTypes)[number];
 export type RecordingEventType = (typeof recordingEventTypes)[number];
 
-export interface RoomRef {
+interface RoomRef {
   readonly sid: string;
   readonly name: string;
 }
 
-export interface ParticipantRef {
+interface ParticipantRef {
   readonly sid: string;
   readonly identity: string;
 }
@@ -87,19 +87,19 @@ export interface ParticipantEvent extends EventBase {
   readonly durationSeconds?: number;
 }
 
-export interface RoomLifecycleEvent extends EventBase {
+interface RoomLifecycleEvent extends EventBase {
   readonly type: RoomEventType;
   /** Seconds the room lasted, on `room-ended`. */
   readonly durationSeconds?: number;
 }
 
-export interface TrackEvent extends EventBase {
+interface TrackEvent extends EventBase {
   readonly type: TrackEventType;
   readonly participant: ParticipantRef;
   readonly track: { readonly sid: string; readonly kind: "audio" | "video" | "data" };
 }
 
-export interface RecordingEvent extends EventBase {
+interface RecordingEvent extends EventBase {
   readonly type: RecordingEventType;
   readonly recording: {
     readonly sid: string;
@@ -110,7 +110,7 @@ export interface RecordingEvent extends EventBase {
 }
 
 /** A callback whose `StatusCallbackEvent` this version does not know: acknowledged, counted, not acted on. */
-export interface IgnoredEvent {
+interface IgnoredEvent {
   readonly type: "ignored";
   readonly event: string;
 }

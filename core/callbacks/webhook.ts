@@ -78,7 +78,7 @@ const FORM = "application/x-www-form-urlencoded";
  * A disconnect not recorded within this is queued instead, so that a slow store never holds Twilio's request (it
  * waits ~15 s) nor the function (10 s): the answer comes within about this plus a queue send.
  */
-export const RECORD_DISCONNECT_WITHIN_MS = 2_000;
+const RECORD_DISCONNECT_WITHIN_MS = 2_000;
 
 /**
  * The largest callback body taken; a real one is about 1 KB. Checked before the signature, so that an unsigned body

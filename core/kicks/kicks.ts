@@ -108,10 +108,10 @@ export async function kick(
 /** Retries of a failed kick: after 30 s, doubling to at most an hour, given up after this many provider requests. */
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 3_600_000;
-export const RETRY_GIVE_UP_ATTEMPTS = 24;
+const RETRY_GIVE_UP_ATTEMPTS = 24;
 
 /** When a kick that has failed after `attempts` requests in all should be tried again; undefined: give up. */
-export function nextRetryAt(attempts: number, now: number): number | undefined {
+function nextRetryAt(attempts: number, now: number): number | undefined {
   if (attempts >= RETRY_GIVE_UP_ATTEMPTS) return undefined;
   return now + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, Math.floor(attempts / 3) - 1));
 }

@@ -38,7 +38,7 @@ export function duplicateScopeIncludes(rule: DuplicateIdentity, roomName: string
  * order is total (stay start, then the session's connect time and participant SID), so every decision over the same
  * state picks the same sessions, however many events race to decide.
  */
-export function sessionsOverLimit(
+function sessionsOverLimit(
   presence: Presence,
   rule: DuplicateIdentity,
   now: number,

@@ -29,7 +29,7 @@ export function maxDurationApplies(rule: MaxDuration, identity: string, roomName
 }
 
 /** The smallest max-duration limit that applies to the session; ties go to the lowest rule id, for stable audits. */
-export function smallestLimit(rules: readonly MaxDuration[], session: Session): MaxDuration | undefined {
+function smallestLimit(rules: readonly MaxDuration[], session: Session): MaxDuration | undefined {
   let smallest: MaxDuration | undefined;
   for (const rule of rules) {
     if (!maxDurationApplies(rule, session.identity, session.roomName)) continue;

@@ -1,4 +1,6 @@
-import type { SweepReport } from "./sweep.ts";
+import { randomUUID } from "node:crypto";
+import { FINISH_MARGIN_MS } from "../invocation-budget.ts";
+import { type SweepDependencies, type SweepReport, sweep } from "./sweep.ts";
 
 /**
  * When the sweep runs: a whole sweep at every tick, and between ticks a run for the deadlines alone when one read
@@ -19,9 +21,7 @@ export const DEADLINE_LOOKAHEAD_MS = SWEEP_TICK_MS + 1_000;
  */
 export const MIN_DEADLINE_RUN_GAP_MS = 250;
 /** The schedule fires every minute; an invocation sweeps until this much of its time is left. */
-export const STOP_BEFORE_END_MS = 8_000;
-/** Time kept at the end of an invocation for what follows a provider request: the audit entry's final write. */
-export const FINISH_MARGIN_MS = 2_000;
+const STOP_BEFORE_END_MS = 8_000;
 
 /**
  * Reconciling asks Twilio about every room believed in progress (two requests a room): a lost callback is found
@@ -37,6 +37,40 @@ export interface SweepRunRequest {
   readonly deadline?: number;
   /** Only the due deadlines (a run started for a deadline read ahead). */
   readonly deadlinesOnly?: boolean;
+}
+
+export interface CadenceOptions {
+  /** Identifies this process's runs for the lease; random when absent. */
+  readonly owner?: string;
+  /** How often a run reconciles with the provider's lists, when not told; RECONCILE_EVERY_MS when absent. */
+  readonly reconcileEveryMs?: number;
+}
+
+/**
+ * One sweep at a time, on its cadence: it reconciles when asked to, or, if not told, when its last reconciling run
+ * is `reconcileEveryMs` old; deadlines, retries and rule changes are handled at every run.
+ */
+export function cadencedSweep(
+  deps: SweepDependencies,
+  { owner = randomUUID(), reconcileEveryMs = RECONCILE_EVERY_MS }: CadenceOptions = {},
+) {
+  let reconciledAt = Number.NEGATIVE_INFINITY;
+  return async (options: SweepRunRequest = {}): Promise<SweepReport> => {
+    const startedAt = deps.clock.now();
+    const deadlinesOnly = options.deadlinesOnly === true;
+    const reconcile = !deadlinesOnly && (options.reconcile ?? startedAt - reconciledAt >= reconcileEveryMs);
+    const report = await sweep(deps, {
+      owner,
+      leaseMs: 30_000,
+      batch: 100,
+      reconcile,
+      lookaheadMs: DEADLINE_LOOKAHEAD_MS,
+      deadlinesOnly,
+      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+    });
+    if (report.ran && reconcile) reconciledAt = startedAt;
+    return report;
+  };
 }
 
 /**

@@ -33,7 +33,7 @@ export type DisconnectOutcome = {
     }
 );
 
-export interface ParticipantFilter {
+interface ParticipantFilter {
   readonly status?: ParticipantStatus;
   readonly identity?: string;
   /** Epoch ms bounds on the participant's creation time. */

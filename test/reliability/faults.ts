@@ -34,7 +34,7 @@ export const dynamoCommands = ["GetItemCommand", "PutItemCommand", "UpdateItemCo
 export type DynamoCommand = (typeof dynamoCommands)[number];
 
 /** The process stops here: the enforcer or the sweep does nothing more in this invocation. */
-export class InjectedCrashError extends Error {
+class InjectedCrashError extends Error {
   override readonly name = "InjectedCrashError";
 }
 
@@ -132,7 +132,7 @@ const timeout = (what: string) =>
  * - timeout: no answer, and the request never reached the table;
  * - lost response: the request ran (the write happened), then the answer was lost: a timeout all the same.
  */
-export function injectDynamoFaults(client: DynamoDBDocumentClient, plan: FaultPlan): void {
+function injectDynamoFaults(client: DynamoDBDocumentClient, plan: FaultPlan): void {
   let throttled = 0;
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -156,7 +156,7 @@ export function injectDynamoFaults(client: DynamoDBDocumentClient, plan: FaultPl
 }
 
 /** The write-ahead of a kick takes effect, then the process dies before calling the provider. */
-export function crashingAudit(audit: AuditLog, plan: FaultPlan): AuditLog {
+function crashingAudit(audit: AuditLog, plan: FaultPlan): AuditLog {
   return {
     ...audit,
     async begin(entry) {
@@ -169,7 +169,7 @@ export function crashingAudit(audit: AuditLog, plan: FaultPlan): AuditLog {
 }
 
 /** The provider's disconnect is called (and may succeed), then the process dies before finalising the audit entry. */
-export function crashingVideo(video: VideoProvider, plan: FaultPlan): VideoProvider {
+function crashingVideo(video: VideoProvider, plan: FaultPlan): VideoProvider {
   return {
     fetchRoom: (room) => video.fetchRoom(room),
     fetchParticipant: (room, participant) => video.fetchParticipant(room, participant),

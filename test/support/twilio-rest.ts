@@ -5,7 +5,7 @@ import type { TwilioEmulator } from "../../emulator/index.ts";
  * headers and bodies themselves rather than through a client.
  */
 
-export type Auth = "account" | "api-key" | "none" | "wrong-secret";
+type Auth = "account" | "api-key" | "none" | "wrong-secret";
 
 export interface TwilioAnswer {
   readonly method: "GET" | "POST";
@@ -24,7 +24,7 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
-export function basicAuth(emulator: TwilioEmulator, auth: Exclude<Auth, "none">): string {
+function basicAuth(emulator: TwilioEmulator, auth: Exclude<Auth, "none">): string {
   const { accountSid, authToken, apiKeySid, apiKeySecret } = emulator.credentials;
   const [user, password] =
     auth === "account"

@@ -43,9 +43,9 @@ export interface RequestBudget {
 }
 
 /** Less time than this left before the deadline: no attempt is started (it could not get an answer). */
-export const MIN_ATTEMPT_MS = 500;
+const MIN_ATTEMPT_MS = 500;
 /** Without a deadline, a `Retry-After` longer than this is not waited for: the answer is returned as it is. */
-export const MAX_RETRY_AFTER_MS = 30_000;
+const MAX_RETRY_AFTER_MS = 30_000;
 
 export interface TwilioResponse {
   readonly status: number;
@@ -145,7 +145,7 @@ export function twilioHttp(options: TwilioHttpOptions) {
 }
 
 /** `Retry-After` in either of its forms (RFC 9110 §10.2.3): delay-seconds, or an HTTP date; ms from `now`. */
-export function retryAfterMs(header: string | null, now: number): number | undefined {
+function retryAfterMs(header: string | null, now: number): number | undefined {
   if (header === null) return undefined;
   const value = header.trim();
   if (/^\d+$/.test(value)) return Number(value) * 1000;

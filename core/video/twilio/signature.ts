@@ -110,7 +110,7 @@ function normalizedUrl(url: string): string | undefined {
  * The distinct URLs a signature is checked against: the configured URL as given, without its port and with the
  * default port; then its `new URL()` serialization in the same two port forms, each also with the legacy query.
  */
-export function signatureUrlVariants(url: string): string[] {
+function signatureUrlVariants(url: string): string[] {
   const asReceived = [withoutPort(url), withDefaultPort(url)];
   const normalized = normalizedUrl(url);
   if (normalized === undefined) return asReceived;
