@@ -11,8 +11,17 @@ import { storeError } from "../dynamo/client.ts";
 import { INDEX_SHARDS, type QueryOptions, queryAll, queryMerged, shardOf, shardsOf } from "../dynamo/query.ts";
 import type { sessionsTable } from "../tables.ts";
 import { parse } from "../validation.ts";
-import type { DueDeadline, SessionStore, TrackedSession } from "./ports.ts";
-import { forgettable, type Presence, type PresenceUpdate, type Session } from "./presence.ts";
+import type {
+  DeadlineStore,
+  DueDeadline,
+  PresenceStore,
+  RoomStore,
+  SessionRecords,
+  SessionStore,
+  SweepLease,
+  TrackedSession,
+} from "./ports.ts";
+import { forgettable, type Presence, type PresenceChange, type PresenceUpdate, type Session } from "./presence.ts";
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -76,75 +85,102 @@ function readPresence(identity: string, item: Item | undefined): Presence {
   return { identity, sessions, firstConnectedAt, revision: typeof item?.revision === "number" ? item.revision : 0 };
 }
 
+/** Where a store's operations run: the client, the table, and the index shards. */
+interface Table {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly shards: number;
+  readonly options: QueryOptions;
+}
+
+/** The update that applies one event to an identity's presence item, conditioned on the participant's own order. */
+function recordExpression(change: PresenceChange) {
+  const live = change.status !== "disconnected";
+  const names: Record<string, string> = {
+    "#identity": "identity",
+    "#entry": `${ENTRY}${change.participantSid}`,
+    "#at": "at",
+  };
+  const values: Record<string, NativeAttributeValue> = {
+    ":identity": change.identity,
+    ":entry": { roomSid: change.roomSid, roomName: change.roomName, status: change.status, at: change.timestamp },
+    ":ts": change.timestamp,
+    ":expires": Math.ceil((change.timestamp + PRESENCE_TTL) / 1000),
+    ":one": 1,
+  };
+  const sets = ["#identity = :identity", "expiresAt = :expires", "#entry = :entry"];
+  if (live) {
+    names["#connected"] = `${CONNECTED}${change.participantSid}`;
+    names["#room"] = `${ROOM}${change.roomSid}`;
+    values[":roomClock"] = change.connectedAt ?? change.timestamp;
+    sets.push("#room = if_not_exists(#room, :roomClock)");
+    if (change.adoptedAt === undefined) {
+      values[":connectedAt"] = change.connectedAt ?? change.timestamp;
+      sets.push("#connected = if_not_exists(#connected, :connectedAt)");
+    } else {
+      // Known to the second: ordered from its start, and marked as approximate.
+      names["#adopted"] = `${ADOPTED}${change.participantSid}`;
+      values[":connectedAt"] = Math.floor(change.timestamp / 1000) * 1000;
+      values[":adoptedAt"] = change.adoptedAt;
+      sets.push("#adopted = :adoptedAt", "#connected = :connectedAt");
+    }
+  }
+  // Timestamp order per participant: a change applies only if it is newer than the newest one applied. A
+  // disconnect also wins a tie (and a repeated disconnect re-applies); a repeated live event with the same
+  // status re-applies so that a retried callback re-decides. So a disconnect that arrives before its connect
+  // leaves a `disconnected` entry that the late, older connect cannot revive.
+  let condition = "attribute_not_exists(#entry) OR #entry.#at < :ts";
+  if (live) {
+    names["#status"] = "status";
+    values[":status"] = change.status;
+    condition += " OR (#entry.#at = :ts AND #entry.#status = :status)";
+  } else {
+    condition += " OR #entry.#at = :ts";
+  }
+  // An adoption changes nothing when the connect is known already: its time is the better one.
+  if (change.adoptedAt !== undefined) condition = `(${condition}) AND attribute_not_exists(#connected)`;
+  return {
+    UpdateExpression: `SET ${sets.join(", ")} ADD revision :one`,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+/** The Sessions table's adapter: one small adapter per port, over the same table. */
 export function dynamoSessionStore(
   client: DynamoDBDocumentClient,
   tableName: string,
   options: QueryOptions = {},
 ): SessionStore {
-  const shards = options.shards ?? INDEX_SHARDS;
-  const send = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (error) {
-      throw storeError(operation, error);
-    }
+  const table: Table = { client, tableName, shards: options.shards ?? INDEX_SHARDS, options };
+  return {
+    ...dynamoPresence(table),
+    ...dynamoDeadlines(table),
+    ...dynamoSessionRecords(table),
+    ...dynamoRooms(table),
+    ...dynamoSweepLease(table),
   };
+}
 
+const send = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
+  try {
+    return await run();
+  } catch (error) {
+    throw storeError(operation, error);
+  }
+};
+
+/** Presence: one item per identity (the layout above). */
+export function dynamoPresence({ client, tableName }: Table): PresenceStore {
   return {
     async record(change): Promise<PresenceUpdate> {
-      const live = change.status !== "disconnected";
-      const names: Record<string, string> = {
-        "#identity": "identity",
-        "#entry": `${ENTRY}${change.participantSid}`,
-        "#at": "at",
-      };
-      const values: Record<string, NativeAttributeValue> = {
-        ":identity": change.identity,
-        ":entry": { roomSid: change.roomSid, roomName: change.roomName, status: change.status, at: change.timestamp },
-        ":ts": change.timestamp,
-        ":expires": Math.ceil((change.timestamp + PRESENCE_TTL) / 1000),
-        ":one": 1,
-      };
-      const sets = ["#identity = :identity", "expiresAt = :expires", "#entry = :entry"];
-      if (live) {
-        names["#connected"] = `${CONNECTED}${change.participantSid}`;
-        names["#room"] = `${ROOM}${change.roomSid}`;
-        values[":roomClock"] = change.connectedAt ?? change.timestamp;
-        sets.push("#room = if_not_exists(#room, :roomClock)");
-        if (change.adoptedAt === undefined) {
-          values[":connectedAt"] = change.connectedAt ?? change.timestamp;
-          sets.push("#connected = if_not_exists(#connected, :connectedAt)");
-        } else {
-          // Known to the second: ordered from its start, and marked as approximate.
-          names["#adopted"] = `${ADOPTED}${change.participantSid}`;
-          values[":connectedAt"] = Math.floor(change.timestamp / 1000) * 1000;
-          values[":adoptedAt"] = change.adoptedAt;
-          sets.push("#adopted = :adoptedAt", "#connected = :connectedAt");
-        }
-      }
-      // Timestamp order per participant: a change applies only if it is newer than the newest one applied. A
-      // disconnect also wins a tie (and a repeated disconnect re-applies); a repeated live event with the same
-      // status re-applies so that a retried callback re-decides. So a disconnect that arrives before its connect
-      // leaves a `disconnected` entry that the late, older connect cannot revive.
-      let condition = "attribute_not_exists(#entry) OR #entry.#at < :ts";
-      if (live) {
-        names["#status"] = "status";
-        values[":status"] = change.status;
-        condition += " OR (#entry.#at = :ts AND #entry.#status = :status)";
-      } else {
-        condition += " OR #entry.#at = :ts";
-      }
-      // An adoption changes nothing when the connect is known already: its time is the better one.
-      if (change.adoptedAt !== undefined) condition = `(${condition}) AND attribute_not_exists(#connected)`;
       try {
         const { Attributes } = await client.send(
           new UpdateCommand({
             TableName: tableName,
             Key: presenceKey(change.identity),
-            UpdateExpression: `SET ${sets.join(", ")} ADD revision :one`,
-            ConditionExpression: condition,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
+            ...recordExpression(change),
             ReturnValues: "ALL_NEW",
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           }),
@@ -158,7 +194,6 @@ export function dynamoSessionStore(
         throw storeError("record presence", error);
       }
     },
-
     async correctStart(identity, participantSid, connectedAt) {
       try {
         const { Attributes } = await client.send(
@@ -186,14 +221,12 @@ export function dynamoSessionStore(
         throw storeError("correct connect time", error);
       }
     },
-
     async presence(identity) {
       const { Item } = await send("read presence", () =>
         client.send(new GetCommand({ TableName: tableName, Key: presenceKey(identity), ConsistentRead: true })),
       );
       return Item === undefined ? undefined : readPresence(identity, Item);
     },
-
     async forget(presence, olderThan) {
       const { sessions, roomSids } = forgettable(presence, olderThan);
       if (sessions.length === 0 && roomSids.length === 0) return;
@@ -226,7 +259,12 @@ export function dynamoSessionStore(
         throw storeError("forget sessions", error);
       }
     },
+  };
+}
 
+/** Deadlines: on the session items, sharded over the `byDeadline` index. */
+export function dynamoDeadlines({ client, tableName, shards, options }: Table): DeadlineStore {
+  return {
     async setDeadline(session, deadlineAt, ruleId, eventAt) {
       await updateUnlessNewer(client, tableName, session, eventAt, "set deadline", {
         set: ["deadlineShard = :shard", "deadlineAt = :deadline", "ruleId = :rule"],
@@ -238,7 +276,6 @@ export function dynamoSessionStore(
         },
       });
     },
-
     async clearDeadline(session, eventAt) {
       await updateUnlessNewer(client, tableName, session, eventAt, "clear deadline", {
         set: [],
@@ -246,14 +283,34 @@ export function dynamoSessionStore(
         values: { ":expires": Math.ceil((eventAt + DAY) / 1000) },
       });
     },
+    async dueDeadlines(now, limit) {
+      const { items } = await queryMerged(
+        client,
+        "list due deadlines",
+        shardsOf(DEADLINE_SHARD, shards).map((shard) => ({
+          TableName: tableName,
+          IndexName: "byDeadline" satisfies keyof typeof sessionsTable.globalIndexes,
+          KeyConditionExpression: "deadlineShard = :shard AND deadlineAt <= :now",
+          ExpressionAttributeValues: { ":shard": shard, ":now": now },
+        })),
+        (a, b) => Number(a.deadlineAt) - Number(b.deadlineAt),
+        limit,
+        options,
+      );
+      return items.map((item) => parse(dueDeadlineSchema, item, "stored deadline"));
+    },
+  };
+}
 
+/** Session items (`room#<RoomSid>`, `participant#<ParticipantSid>`), each written unless a newer event was. */
+export function dynamoSessionRecords({ client, tableName, options }: Table): SessionRecords {
+  return {
     async trackSession(session, eventAt) {
       await updateUnlessNewer(client, tableName, session, eventAt, "track session", {
         set: [],
         values: { ":expires": Math.ceil((eventAt + DAY) / 1000) },
       });
     },
-
     async roomSessions(roomSid) {
       const items = await queryAll(
         client,
@@ -268,7 +325,12 @@ export function dynamoSessionStore(
       );
       return items.map((item) => parse(trackedSessionSchema, item, "stored session"));
     },
+  };
+}
 
+/** Room items (`room#<RoomSid>`, `room`), the rooms in progress sharded over the `byActiveRoom` index. */
+export function dynamoRooms({ client, tableName, shards, options }: Table): RoomStore {
+  return {
     async trackRoom(room, active, eventAt) {
       try {
         await client.send(
@@ -295,7 +357,6 @@ export function dynamoSessionStore(
         throw storeError("track room", error);
       }
     },
-
     async activeRooms() {
       const pages = await Promise.all(
         shardsOf(ACTIVE_SHARD, shards).map((shard) =>
@@ -314,7 +375,12 @@ export function dynamoSessionStore(
       );
       return pages.flat().map((item) => ({ sid: String(item.pk).slice("room#".length), name: String(item.roomName) }));
     },
+  };
+}
 
+/** The sweep's lease and state: one item (`sweep`, `state`). */
+export function dynamoSweepLease({ client, tableName }: Table): SweepLease {
+  return {
     async claimSweep(owner, now, leaseMs) {
       try {
         await client.send(
@@ -339,7 +405,6 @@ export function dynamoSessionStore(
         appliedChanges: Array.isArray(Item?.appliedChanges) ? Item.appliedChanges.map(String) : [],
       };
     },
-
     async releaseSweep(owner, state) {
       try {
         await client.send(
@@ -360,23 +425,6 @@ export function dynamoSessionStore(
         if (error instanceof ConditionalCheckFailedException) return; // the lease was taken over: its holder's state wins
         throw storeError("release sweep", error);
       }
-    },
-
-    async dueDeadlines(now, limit) {
-      const { items } = await queryMerged(
-        client,
-        "list due deadlines",
-        shardsOf(DEADLINE_SHARD, shards).map((shard) => ({
-          TableName: tableName,
-          IndexName: "byDeadline" satisfies keyof typeof sessionsTable.globalIndexes,
-          KeyConditionExpression: "deadlineShard = :shard AND deadlineAt <= :now",
-          ExpressionAttributeValues: { ":shard": shard, ":now": now },
-        })),
-        (a, b) => Number(a.deadlineAt) - Number(b.deadlineAt),
-        limit,
-        options,
-      );
-      return items.map((item) => parse(dueDeadlineSchema, item, "stored deadline"));
     },
   };
 }
