@@ -16,13 +16,15 @@ import { checkCommands } from "./commands/check.ts";
 import { duplicateCommands } from "./commands/duplicates.ts";
 import { limitCommands } from "./commands/limit.ts";
 import { openApiCommands } from "./commands/openapi.ts";
+import { roomCommands } from "./commands/rooms.ts";
 import { ruleCommands } from "./commands/rules.ts";
 import { ApiError, CliConfigError, InputError, NetworkError, UsageError } from "./errors.ts";
 import { apiGatewayRegion, type Environment, signingRegion } from "./sigv4.ts";
 
 /**
  * `npm run admin -- <command>`: parse → find the command → run it against the admin API → print → exit code.
- * Exit codes: 0 done (check: allowed), 1 the API or the network refused, 2 usage or configuration, 3 check: denied.
+ * Exit codes: 0 done (check: allowed), 1 the API or the network refused, 2 usage or configuration, 3 check: denied,
+ * 4 rooms report: not available yet.
  */
 
 const commands: readonly Command[] = [
@@ -31,6 +33,7 @@ const commands: readonly Command[] = [
   ...limitCommands,
   ...duplicateCommands,
   ...auditCommands,
+  ...roomCommands,
   ...checkCommands,
   ...openApiCommands,
 ];
@@ -44,7 +47,8 @@ const GLOBAL_HELP = `Global options:
   -h, --help          help`;
 
 const EXIT_CODES =
-  "Exit codes: 0 done (check: allowed), 1 refused by the API or unreachable, 2 usage or configuration, 3 check: denied.";
+  "Exit codes: 0 done (check: allowed), 1 refused by the API or unreachable, 2 usage or configuration, 3 check: denied,\n" +
+  "4 rooms report: not available yet.";
 
 const column = Math.max(...commands.map((command) => command.name.length)) + 2;
 const commandList = (members: readonly Command[]) =>
@@ -53,7 +57,7 @@ const USAGE = "Usage: npm run admin -- <command> [options]";
 const COMMANDS = `${USAGE}\n\nCommands:\n${commandList(commands)}`;
 const TOP_HELP = `${USAGE}
 
-Operate room-warden through its admin API: rules, bans, limits, the audit trail, join checks.
+Operate room-warden through its admin API: rules, bans, limits, the audit trail, rooms and manual kicks, join checks.
 
 Commands:
 ${commandList(commands)}

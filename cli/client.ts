@@ -1,5 +1,14 @@
 import { z } from "zod";
-import { auditPage, decisionBody, rulePage } from "../core/admin/admin-api.ts";
+import {
+  auditPage,
+  decisionBody,
+  kickResult,
+  notYetBody,
+  roomPage,
+  roomReportBody,
+  roomView,
+  rulePage,
+} from "../core/admin/admin-api.ts";
 import { auditEntrySchema } from "../core/audit/audit.ts";
 import { ruleSchema } from "../core/rules/rules.ts";
 import { ApiError, NetworkError } from "./errors.ts";
@@ -135,6 +144,29 @@ export function createAdminClient(options: ClientOptions) {
     async exportAuditPage(query: Query) {
       const response = await send("/admin/audit/export", { query });
       return { body: response.text, cursor: response.headers.get("x-next-cursor") ?? undefined };
+    },
+    listRooms: (query: Query) => json(roomPage, "/admin/rooms", { query }),
+    showRoom: (room: string) => json(roomView, `/admin/rooms/${segment(room)}`),
+    kick: (room: string, participant: string, request: { reason: string; ban?: boolean }) =>
+      json(kickResult, `/admin/rooms/${segment(room)}/participants/${segment(participant)}/kick`, {
+        method: "POST",
+        body: request,
+      }),
+    /** The report (JSON, or CSV text), or when it will be available: the API answers 202 until then. */
+    async roomReport(
+      room: string,
+      format: "json" | "csv",
+    ): Promise<
+      | { ready: true; report: z.output<typeof roomReportBody> | string }
+      | { ready: false; message: string; retryAfter: string }
+    > {
+      const path = `/admin/rooms/${segment(room)}/report`;
+      const response = await send(path, { query: { format } });
+      if (response.status === 202) return { ready: false, ...parseAnswer(notYetBody, response.text, path) };
+      return {
+        ready: true,
+        report: format === "csv" ? response.text : parseAnswer(roomReportBody, response.text, path),
+      };
     },
     decide: (identity: string, room: string) => json(decisionSchema, "/admin/decisions", { query: { identity, room } }),
     openApi: () => json(z.record(z.string(), z.unknown()), "/admin/openapi.json"),

@@ -19,6 +19,7 @@ export const optionTable = {
   // Commands'.
   action: { type: "string" },
   all: { type: "boolean" },
+  ban: { type: "boolean" },
   cursor: { type: "string" },
   description: { type: "string" },
   "dry-run": { type: "boolean" },
@@ -43,6 +44,7 @@ export const optionTable = {
   trigger: { type: "string" },
   until: { type: "string" },
   version: { type: "string" },
+  wait: { type: "boolean" },
 } as const;
 
 export type OptionName = keyof typeof optionTable;

@@ -45,12 +45,12 @@ export function fieldList(document: unknown): string {
 }
 
 /** `2026-11-21T23:30:11.123Z` → `2026-11-21T23:30:11Z`: seconds are precise enough to read. */
-function time(iso: string): string {
+export function time(iso: string): string {
   return iso.replace(/\.\d+(?=Z$|[+-]\d\d:\d\d$)/, "");
 }
 
 /** 5400 → `1h30m`, 45 → `45s`. */
-function duration(seconds: number): string {
+export function duration(seconds: number): string {
   const units: [number, string][] = [
     [86_400, "d"],
     [3600, "h"],
@@ -113,7 +113,7 @@ export function auditRow(entry: AuditEntry): string[] {
     entry.outcome,
     entry.participant.identity,
     entry.room.name,
-    `${entry.rule.id}@${entry.rule.version}`,
+    entry.rule === undefined ? "" : `${entry.rule.id}@${entry.rule.version}`,
     trigger,
     latency,
     entry.id,

@@ -150,3 +150,27 @@ export class QueueUnavailableError extends Error {
     super(`the callback queue did not accept the message${reason}`, options);
   }
 }
+
+/** No room by this SID or unique name, as far as room-warden (or, for a kick, Twilio) knows. */
+export class RoomNotFoundError extends Error {
+  override readonly name = "RoomNotFoundError";
+}
+
+/** Nobody by this identity or SID is connected to the room now. */
+export class ParticipantNotConnectedError extends Error {
+  override readonly name = "ParticipantNotConnectedError";
+}
+
+/** What was asked for exists only later (a room's report once Twilio has processed the room): try after `retryAt`. */
+export class NotYetAvailableError extends Error {
+  override readonly name = "NotYetAvailableError";
+  /** Epoch ms. */
+  readonly retryAt: number;
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, now: number, retryAfterSeconds: number) {
+    super(message);
+    this.retryAt = now + retryAfterSeconds * 1000;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

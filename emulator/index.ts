@@ -17,6 +17,9 @@ export { CONTROL_PREFIX } from "./control-api.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
 
+/** Insights completes a room's summary this long after the room ends (Twilio: minutes; short here, for demos). */
+export const DEFAULT_INSIGHTS_DELAY_MS = 3_000;
+
 /** Twilio waits about 15 s for a callback's answer. */
 const DEFAULT_CALLBACK_TIMEOUT_MS = 15_000;
 
@@ -46,7 +49,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Twil
     faults,
     requests,
     // REST changes publish their callbacks without waiting: Twilio answers before it calls back.
-    rest: restApi({ account, publish: (events) => void callbacks.publish(events) }),
+    rest: restApi({
+      account,
+      publish: (events) => void callbacks.publish(events),
+      insightsDelayMs: options.insightsDelayMs ?? DEFAULT_INSIGHTS_DELAY_MS,
+      now,
+    }),
     control: controlApi({ account, activity, callbacks, faults, requests }),
   });
 

@@ -1,5 +1,5 @@
 import { pageMeta, parsePageRequest, selectPage } from "./paging.ts";
-import { participantSummary } from "./resources.ts";
+import { participantSummary, roomSummary } from "./resources.ts";
 import type { RestDependencies, RestRoute } from "./rest.ts";
 import { route } from "./router.ts";
 import { isSid } from "./sids.ts";
@@ -9,8 +9,21 @@ import { twilioErrors } from "./twilio-errors.ts";
  * insights.twilio.com/v1 (Video Log Analyzer): participant summaries of a room, every participant whatever its
  * status, per `twilio_insights_v1.json`. Served on the same origin as the video API.
  */
-export function insightsRoutes({ account }: RestDependencies): RestRoute[] {
+export function insightsRoutes({ account, insightsDelayMs, now }: RestDependencies): RestRoute[] {
   return [
+    route("GET", "/v1/Video/Rooms/:room", (request, { room }) => {
+      const target = isSid("RM", room) ? account.findRoom(room) : undefined;
+      if (target === undefined) throw twilioErrors.notFound(request.path);
+      // Processing goes on while the room is open and for a while after it ends: until then the summary may grow.
+      const complete = target.endedAt !== undefined && now() >= target.endedAt + insightsDelayMs;
+      return {
+        status: 200,
+        body: roomSummary(target, account.participants(target.sid), complete, {
+          origin: request.origin,
+          accountSid: account.accountSid,
+        }),
+      };
+    }),
     route("GET", "/v1/Video/Rooms/:room/Participants", (request, { room }) => {
       // Insights addresses rooms by SID only.
       const target = isSid("RM", room) ? account.findRoom(room) : undefined;

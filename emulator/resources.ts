@@ -101,3 +101,44 @@ export function participantSummary(participant: EmulatorParticipant, context: Re
     url: `${context.origin}/v1/Video/Rooms/${participant.roomSid}/Participants/${participant.sid}`,
   };
 }
+
+/**
+ * `insights.v1.video_room_summary`: `processing_state` is `in_progress` until Insights has finished with the room
+ * (EmulatorOptions.insightsDelayMs after it ended), then `complete`.
+ */
+export function roomSummary(
+  room: EmulatorRoom,
+  participants: readonly EmulatorParticipant[],
+  complete: boolean,
+  context: ResourceContext,
+) {
+  const url = `${context.origin}/v1/Video/Rooms/${room.sid}`;
+  return {
+    account_sid: context.accountSid,
+    room_sid: room.sid,
+    room_name: room.uniqueName,
+    create_time: restTime(room.createdAt),
+    end_time: room.endedAt === undefined ? null : restTime(room.endedAt),
+    room_type: room.type.replaceAll("-", "_"),
+    room_status: room.status === "in-progress" ? "in_progress" : "completed",
+    status_callback: room.statusCallback ?? null,
+    status_callback_method: room.statusCallbackMethod,
+    created_method: "api",
+    end_reason: room.endedAt === undefined ? null : "room_ended_via_api",
+    max_participants: room.maxParticipants,
+    unique_participants: participants.length,
+    unique_participant_identities: new Set(participants.map((p) => p.identity)).size,
+    concurrent_participants: participants.filter((p) => p.status !== "disconnected").length,
+    max_concurrent_participants: null,
+    codecs: ["VP8", "opus"],
+    media_region: "us1",
+    duration_sec: room.durationSeconds ?? null,
+    total_participant_duration_sec: participants.reduce((sum, p) => sum + (p.durationSeconds ?? 0), 0),
+    total_recording_duration_sec: 0,
+    processing_state: complete ? "complete" : "in_progress",
+    recording_enabled: false,
+    edge_location: "ashburn",
+    url,
+    links: { participants: `${url}/Participants` },
+  };
+}

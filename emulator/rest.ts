@@ -36,6 +36,9 @@ export interface RestDependencies {
   readonly account: VideoAccount;
   /** Hands a change's status callbacks to delivery; Twilio answers the request without waiting for them. */
   readonly publish: (events: readonly RoomEvent[]) => void;
+  /** How long after a room ends Insights' summary of it is complete. */
+  readonly insightsDelayMs: number;
+  readonly now: () => number;
 }
 
 export type RestRoute = Route<RestRequest, RestResponse>;

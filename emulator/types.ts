@@ -22,6 +22,11 @@ export interface EmulatorOptions {
   now?: () => number;
   /** How long a status callback may take before it is recorded as failed; Twilio waits about 15 s. */
   callbackTimeoutMs?: number;
+  /**
+   * How long after a room ends Insights' summary of it becomes `complete` (before: `in_progress`). Twilio takes
+   * minutes; the emulator DEFAULT_INSIGHTS_DELAY_MS.
+   */
+  insightsDelayMs?: number;
 }
 
 /** A snapshot: later changes to the participant do not show in it. Times are epoch milliseconds. */

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { AdminDependencies } from "../core/admin/admin.ts";
 import { type AdminApiOptions, handleAdminRequest } from "../core/admin/admin-api.ts";
-import { loadStoreConfig } from "../core/composition/config.ts";
+import { loadStoreConfig, loadTwilioConfig } from "../core/composition/config.ts";
 import { adminDependencies } from "../core/composition/runtime.ts";
 import { requestBody } from "./http.ts";
 import { linkedEnvironment } from "./linked.ts";
@@ -41,6 +41,10 @@ let handle: ReturnType<typeof createAdminHandler> | undefined;
 
 /** In AWS every route is IAM-protected at API Gateway, so no bearer token is configured. */
 export const handler = (event: APIGatewayProxyEventV2) => {
-  handle ??= createAdminHandler(adminDependencies(loadStoreConfig(linkedEnvironment())), {}, observability("admin"));
+  handle ??= createAdminHandler(
+    adminDependencies(loadStoreConfig(linkedEnvironment()), loadTwilioConfig(linkedEnvironment())),
+    {},
+    observability("admin"),
+  );
   return handle(event);
 };

@@ -46,7 +46,8 @@ export function httpApi(
       ...runtime,
       memory: "256 MB",
       timeout: "20 seconds",
-      link: [rules, sessions, audit],
+      // Twilio: manual kicks and room reports (the live room views read DynamoDB only).
+      link: [rules, sessions, audit, twilio.accountSid, twilio.authToken, twilio.apiKey, twilio.apiSecret],
     },
     { auth: { iam: true } },
   );

@@ -409,8 +409,8 @@ async function banScene(emulator: Emulator, admin: AdminClient, room: Room, iden
   const joined = await emulator.join(room, identity);
   const gone = await disconnected(emulator, room, joined, `${identity}'s disconnection`, KICK_TIMEOUT_MS);
   const entry = await finalKick(admin, joined.sid);
-  const reason = entry.rule.snapshot.kind === "ban" ? `ban: ${entry.rule.snapshot.reason}` : entry.rule.kind;
-  say.end(`disconnected after ${connectedMs(gone)} ms by rule ${entry.rule.id} (${reason})${outcomeNote(entry)}`);
+  const reason = entry.rule?.snapshot.kind === "ban" ? `ban: ${entry.rule?.snapshot.reason}` : entry.rule?.kind;
+  say.end(`disconnected after ${connectedMs(gone)} ms by rule ${entry.rule?.id} (${reason})${outcomeNote(entry)}`);
 }
 
 async function dryRunScene(emulator: Emulator, admin: AdminClient, room: Room, identity: string, ruleId: string) {
@@ -423,7 +423,7 @@ async function dryRunScene(emulator: Emulator, admin: AdminClient, room: Room, i
   const now = await emulator.participant(room, joined.sid);
   const recordedMs = Date.parse(entry.createdAt) - joined.connectedAt;
   say.end(
-    `would have disconnected ${identity} (dry-run, rule ${entry.rule.id}, recorded after ${recordedMs} ms), ` +
+    `would have disconnected ${identity} (dry-run, rule ${entry.rule?.id}, recorded after ${recordedMs} ms), ` +
       (now.status === "connected" ? `${identity} stays` : `yet ${identity} is ${now.status}`),
   );
 }
@@ -458,9 +458,10 @@ async function duplicateScene(emulator: Emulator, admin: AdminClient, first: Roo
     },
   );
   const entry = await finalKick(admin, kicked.sid);
-  const keep = entry.rule.snapshot.kind === "duplicate-identity" ? `keep ${entry.rule.snapshot.keep}` : entry.rule.kind;
+  const keep =
+    entry.rule?.snapshot.kind === "duplicate-identity" ? `keep ${entry.rule?.snapshot.keep}` : entry.rule?.kind;
   say.end(
-    `the ${which} session is disconnected after ${connectedMs(kicked)} ms by rule ${entry.rule.id} (${keep})` +
+    `the ${which} session is disconnected after ${connectedMs(kicked)} ms by rule ${entry.rule?.id} (${keep})` +
       `${outcomeNote(entry)}; ${identity} stays in ${keptRoom.uniqueName} (${kept.status})`,
   );
 }
@@ -473,10 +474,10 @@ async function limitScene(emulator: Emulator, admin: AdminClient, room: Room, jo
   const entry = await finalKick(admin, joined.sid);
   const by = entry.trigger.type === "sweep" ? "the sweep" : `a ${entry.trigger.type}`;
   const limit =
-    entry.rule.snapshot.kind === "max-duration" ? `limit ${entry.rule.snapshot.limitSeconds} s` : entry.rule.kind;
+    entry.rule?.snapshot.kind === "max-duration" ? `limit ${entry.rule?.snapshot.limitSeconds} s` : entry.rule?.kind;
   say.line(
     `${joined.identity} in ${room.uniqueName}… disconnected at ${(connectedMs(gone) / 1000).toFixed(1)} s ` +
-      `by ${by} (${limit}, rule ${entry.rule.id})${outcomeNote(entry)}`,
+      `by ${by} (${limit}, rule ${entry.rule?.id})${outcomeNote(entry)}`,
   );
 }
 
@@ -530,9 +531,9 @@ async function demoAudit(admin: AdminClient, since: number, ruleIds: ReadonlySet
     entries.push(...page.entries);
     cursor = page.cursor;
   } while (cursor !== undefined);
-  const ruleOf = (entry: AuditEntry) => (entry.action === "rule-change" ? entry.ruleId : entry.rule.id);
+  const ruleOf = (entry: AuditEntry) => (entry.action === "rule-change" ? entry.ruleId : entry.rule?.id);
   return entries
-    .filter((entry) => ruleIds.has(ruleOf(entry)))
+    .filter((entry) => ruleIds.has(ruleOf(entry) ?? ""))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
 }
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routes } from "../core/admin/admin-api.ts";
 import { auditEntryIds } from "../core/audit/audit.ts";
 import { OPENAPI_FILE, renderOpenApi } from "../local/write-openapi.ts";
+import { type AdminCall, adminCall } from "./support/admin-http.ts";
 import { ADMIN_TOKEN, type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 
 /** The admin API through the real handler, over HTTP, on DynamoDB Local; bans it creates reach the pipeline. */
@@ -16,38 +17,7 @@ afterAll(async () => {
   await h.stop();
 });
 
-interface Call {
-  method?: string;
-  body?: unknown;
-  raw?: string;
-  headers?: Record<string, string>;
-  token?: string | null;
-}
-
-async function api(path: string, call: Call = {}) {
-  const token = call.token === undefined ? ADMIN_TOKEN : call.token;
-  const response = await fetch(`${h.pipeline.url}${path}`, {
-    method: call.method ?? "GET",
-    headers: {
-      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-      ...(call.body !== undefined || call.raw !== undefined ? { "content-type": "application/json" } : {}),
-      ...call.headers,
-    },
-    ...(call.raw !== undefined
-      ? { body: call.raw }
-      : call.body !== undefined
-        ? { body: JSON.stringify(call.body) }
-        : {}),
-  });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = text === "" ? undefined : JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json: json as Record<string, unknown> };
-}
+const api = (path: string, call: AdminCall = {}) => adminCall(h.pipeline.url, path, call);
 
 /** Everything an operator could have changed: every rule and every audit entry. */
 async function snapshot(): Promise<string> {
@@ -153,7 +123,7 @@ describe("rules", () => {
 });
 
 describe("bad input: a clear 4xx, and nothing changes", () => {
-  const cases: { name: string; path: string; call: Call; status: number; field?: string }[] = [
+  const cases: { name: string; path: string; call: AdminCall; status: number; field?: string }[] = [
     {
       name: "wrong type",
       path: "/admin/rules",

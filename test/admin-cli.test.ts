@@ -400,6 +400,63 @@ describe("audit", () => {
   });
 });
 
+describe("rooms", () => {
+  it("rooms list and show read who is in; rooms kick removes one with the reason on the record; report waits for Twilio", async () => {
+    await h.addRule({ kind: "max-duration", limitSeconds: 7200, roomPattern: "cli-rooms-*" });
+    const roomSid = await h.room("cli-rooms-1");
+    const ann = await h.emulator.join(roomSid, "cli-ann");
+    const ben = await h.emulator.join(roomSid, "cli-ben");
+    await h.settle();
+
+    const list = await cli(["rooms", "list"]);
+    expect(list.code).toBe(0);
+    expect(tableRow(list.stdout, "cli-rooms-1", "ROOM")).toMatchObject({ SID: roomSid, PARTICIPANTS: "2" });
+
+    const show = await cli(["rooms", "show", "cli-rooms-1"]);
+    expect(show.code).toBe(0);
+    expect(tableRow(show.stdout, "cli-ann", "IDENTITY")).toMatchObject({ PARTICIPANT: ann.sid, STATUS: "connected" });
+    expect(tableRow(show.stdout, "cli-ben", "IDENTITY").RULE).toContain("(max-duration)");
+    expect(show.stdout).toContain("no kicks in this room");
+
+    const missing = await cli(["rooms", "kick", "cli-rooms-1", "cli-ben"]);
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringContaining("missing --reason")]);
+    const kicked = await cli(["rooms", "kick", "cli-rooms-1", "cli-ben", "--reason", "spamming the chat", "--ban"]);
+    expect(kicked.code).toBe(0);
+    expect(kicked.stdout).toContain(`kicked: cli-ben from cli-rooms-1 (disconnected), entry kick:${ben.sid}`);
+    expect(kicked.stdout).toMatch(/banned: cli-ben \(rule ban-[0-9a-f]+\)/);
+    expect(h.emulator.participant(roomSid, ben.sid)?.status).toBe("disconnected");
+    const again = await cli(["rooms", "kick", roomSid, ben.sid, "--reason", "again"]);
+    expect([again.code, again.stderr]).toEqual([1, expect.stringContaining("is not connected to room cli-rooms-1")]);
+    const audit = await cli(["audit", "--trigger", "admin", "--room", "cli-rooms-1"]);
+    expect(tableRow(audit.stdout, `kick:${ben.sid}`)).toMatchObject({
+      TRIGGER: "admin:local-admin",
+      OUTCOME: "disconnected",
+    });
+
+    await h.emulator.completeRoom(roomSid);
+    await h.settle();
+    const early = await cli(["rooms", "report", roomSid]);
+    expect([early.code, early.stdout]).toEqual([4, ""]);
+    expect(early.stderr).toContain("not available yet: Twilio has not finished processing");
+    const byName = await cli(["rooms", "report", "cli-rooms-1"]);
+    expect([byName.code, byName.stderr]).toEqual([1, expect.stringContaining("SID")]);
+
+    const out = join(workDir, "report.csv");
+    const end = Date.now() + 10_000;
+    let report: Outcome;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      report = await cli(["rooms", "report", roomSid, "--format", "csv", "--out", out]);
+    } while (report.code === 4 && Date.now() < end);
+    expect(report.code).toBe(0);
+    const rows = (await readFile(out, "utf8")).trimEnd().split("\r\n");
+    expect(rows).toHaveLength(3);
+    expect(rows.find((row) => row.startsWith(ben.sid))).toContain("operator:local-admin");
+    expect(rows.find((row) => row.startsWith(ben.sid))).toContain("spamming the chat");
+    expect(rows.find((row) => row.startsWith(ann.sid))).not.toContain("operator");
+  });
+});
+
 describe("usage and failures", () => {
   /** Usage mistakes are caught before any request: this fetch fails the test if called. */
   const noRequest: RunOptions["fetch"] = () => Promise.reject(new Error("no request expected"));

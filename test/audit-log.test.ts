@@ -128,7 +128,7 @@ describe("audit log: write-ahead and finalise", () => {
       createdAt: base.createdAt,
       room: base.room,
       participant: base.participant,
-      rule: base.rule,
+      rule: { ...ruleRef(ban), snapshot: ban },
       otherMatches: [],
       trigger: base.trigger,
     };

@@ -171,7 +171,7 @@ const builders: Record<string, (env: Record<string, string | undefined>) => unkn
   "functions/webhook.handler": (env) => webhookDependencies(loadWebhookConfig(env)),
   "functions/enforcer.handler": (env) => enforcerDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
   "functions/sweep.handler": (env) => sweepDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
-  "functions/admin.handler": (env) => adminDependencies(loadStoreConfig(env)),
+  "functions/admin.handler": (env) => adminDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
 };
 
 function environmentOf(fn: FunctionRecord, links: readonly string[]) {
@@ -237,7 +237,15 @@ describe("sst.config.ts wiring", () => {
         "SESSIONS_TABLE",
         "AUDIT_TABLE",
       ],
-      "functions/admin.handler": ["RULES_TABLE", "SESSIONS_TABLE", "AUDIT_TABLE"],
+      "functions/admin.handler": [
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_API_KEY",
+        "TWILIO_API_SECRET",
+        "RULES_TABLE",
+        "SESSIONS_TABLE",
+        "AUDIT_TABLE",
+      ],
     };
     const fed = Object.entries(linkedVariables)
       .filter(([, { link }]) => links.includes(link))

@@ -214,7 +214,7 @@ describe("the local stack, as a user runs it", () => {
     expect(response.status).toBe(200);
     const { entries } = z.object({ entries: z.array(auditEntrySchema) }).parse(await response.json());
     const decision = (ruleId: string, action: AuditEntry["action"]) =>
-      entries.filter((entry) => entry.action === action && entry.action !== "rule-change" && entry.rule.id === ruleId);
+      entries.filter((entry) => entry.action === action && entry.action !== "rule-change" && entry.rule?.id === ruleId);
     expect(decision(`demo-ban-${run}`, "kick")).toEqual([
       expect.objectContaining({
         outcome: "disconnected",

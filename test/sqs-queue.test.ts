@@ -320,10 +320,9 @@ describe("failed batches", () => {
     await queue.send(message("RM2", "b1"));
     await queue.idle();
 
-    expect(batches).toEqual([
-      ["a1#1", "b1#1"],
-      ["a1#2", "b1#2"],
-    ]);
+    expect(batches[0]).toEqual(["a1#1", "b1#1"]);
+    // Both come back once their visibility timeout passes: together, or one poll apart on a busy machine.
+    expect(batches.slice(1).flat().sort()).toEqual(["a1#2", "b1#2"]);
     expect(logged).toHaveBeenCalledTimes(1);
     expect(logged.mock.calls[0]).toEqual([expect.stringContaining("TypeError: cannot read the rules")]);
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type TwilioEmulator } from "../emulator/index.ts";
+import { manualClock } from "./support/clock.ts";
 import { OpenApiSpec, type Schema } from "./support/openapi.ts";
 import { type CallOptions, type TwilioAnswer, twilioCall } from "./support/twilio-rest.ts";
 
@@ -25,8 +26,11 @@ const twilioError: Schema = {
 };
 
 let emulator: TwilioEmulator;
+// Moved by hand only to show Insights completing a room's summary.
+const clock = manualClock(Date.now());
+const INSIGHTS_DELAY_MS = 60_000;
 beforeAll(async () => {
-  emulator = await startEmulator();
+  emulator = await startEmulator({ now: clock.now, insightsDelayMs: INSIGHTS_DELAY_MS });
 });
 afterAll(async () => {
   await emulator.stop();
@@ -111,6 +115,7 @@ describe("the schema validator", () => {
       [video, "GET", "/v1/Rooms/{RoomSid}/Participants/{Sid}", 200],
       [video, "POST", "/v1/Rooms/{RoomSid}/Participants/{Sid}", 202],
       [insights, "GET", "/v1/Video/Rooms/{RoomSid}/Participants", 200],
+      [insights, "GET", "/v1/Video/Rooms/{RoomSid}", 200],
     ] as const;
     let checked = 0;
     for (const [spec, method, template, status] of used) {
@@ -263,6 +268,29 @@ describe("insights.twilio.com answers match twilio_insights_v1.json", () => {
     expectConforms(second);
     const summaries = [first, second].flatMap((page) => (page.body as { participants: unknown[] }).participants);
     expect(summaries).toHaveLength(3);
+  });
+
+  it("summarises a room: in_progress while open and until Insights has processed it, then complete (200)", async () => {
+    const { room } = await roomWith("s1", "s2");
+    const open = await call("GET", `/v1/Video/Rooms/${room.sid}`);
+    expectConforms(open);
+    expect(open.body).toMatchObject({
+      room_sid: room.sid,
+      room_status: "in_progress",
+      processing_state: "in_progress",
+    });
+    await emulator.completeRoom(room.sid);
+    const ended = await call("GET", `/v1/Video/Rooms/${room.sid}`);
+    expectConforms(ended);
+    expect(ended.body).toMatchObject({
+      room_status: "completed",
+      processing_state: "in_progress",
+      unique_participants: 2,
+    });
+    clock.advance(INSIGHTS_DELAY_MS);
+    const processed = await call("GET", `/v1/Video/Rooms/${room.sid}`);
+    expectConforms(processed);
+    expect(processed.body).toMatchObject({ processing_state: "complete", room_name: room.uniqueName });
   });
 });
 

@@ -2,16 +2,31 @@ import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { auditEntrySchema } from "../audit/audit.ts";
 import {
+  NotYetAvailableError,
+  ParticipantNotConnectedError,
+  RoomNotFoundError,
   RuleExistsError,
   RuleNotFoundError,
   RuleVersionConflictError,
   StoreThrottledError,
   StoreTimeoutError,
   ValidationError,
+  VideoProviderError,
 } from "../errors.ts";
+import {
+  kickParticipant,
+  kickRequest,
+  listRooms,
+  reportCsv,
+  roomListQuery,
+  roomReport,
+  showRoom,
+} from "../rooms/rooms.ts";
 import { ruleCreateSchema, ruleSchema, ruleSpecSchema } from "../rules/rules.ts";
+import { parse } from "../validation.ts";
 import {
   type AdminDependencies,
+  addBan,
   auditQuery,
   createRule,
   decideJoin,
@@ -115,6 +130,84 @@ export const decisionBody = z.object({
   ),
 });
 const exportQuery = auditQuery.safeExtend({ format: z.enum(["ndjson", "csv"]).optional() });
+
+const ruleRefBody = z.object({ id: z.string(), kind: z.string(), version: z.number(), mode: z.string() });
+const epochMs = z.number().describe("epoch milliseconds");
+export const roomPage = z.object({
+  rooms: z.array(
+    z.object({
+      sid: z.string(),
+      name: z.string(),
+      participants: z.number(),
+      reconnecting: z.number(),
+      nextDeadlineAt: epochMs.optional(),
+    }),
+  ),
+  cursor: z.string().optional(),
+});
+export const roomView = z.object({
+  room: z.object({ sid: z.string(), name: z.string(), inProgress: z.boolean(), endedAt: epochMs.optional() }),
+  participants: z.array(
+    z.object({
+      identity: z.string(),
+      sid: z.string(),
+      status: z.enum(["connected", "reconnecting", "disconnected"]),
+      connectedAt: epochMs.optional(),
+      deadline: z.object({ at: epochMs, rule: z.union([ruleRefBody, z.object({ id: z.string() })]) }).optional(),
+    }),
+  ),
+  rules: z.array(ruleRefBody.safeExtend({ inForce: z.boolean(), covers: z.array(z.string()) })),
+  kicks: z.array(auditEntrySchema),
+});
+export const kickResult = z.object({ entry: auditEntrySchema, existing: z.boolean(), ban: ruleSchema.optional() });
+const reportQuery = z.strictObject({ format: z.enum(["json", "csv"]).optional() });
+export const roomReportBody = z.object({
+  room: z.object({
+    sid: z.string(),
+    name: z.string(),
+    createdAt: z.string().optional(),
+    endedAt: z.string().optional(),
+    durationSeconds: z.number().optional(),
+  }),
+  totals: z.object({
+    sessions: z.number(),
+    identities: z.number(),
+    participantSeconds: z.number(),
+    removed: z.number(),
+    removedByRule: z.record(z.string(), z.number()),
+    removedByOperator: z.number(),
+    failedKicks: z.number(),
+    wouldKick: z.number(),
+  }),
+  participants: z.array(
+    z.object({
+      sid: z.string(),
+      identity: z.string(),
+      joinedAt: z.string().optional(),
+      leftAt: z.string().optional(),
+      durationSeconds: z.number().optional(),
+      status: z.string().optional(),
+      endReason: z.string().optional(),
+      removal: z
+        .object({
+          entryId: z.string(),
+          at: z.string(),
+          outcome: z.string(),
+          rule: ruleRefBody.optional(),
+          operator: z.string().optional(),
+          reason: z.string().optional(),
+          trigger: z.string(),
+          latencyMs: z.number().optional(),
+        })
+        .optional(),
+      wouldKick: z.array(ruleRefBody).optional(),
+    }),
+  ),
+});
+export const notYetBody = z.object({
+  message: z.string(),
+  retryAfter: z.string().describe("ISO 8601: ask again after this"),
+});
 
 const common = {
   400: { description: "Invalid input: each field at fault and what was expected", schema: errorBody },
@@ -247,6 +340,82 @@ export const routes: readonly Route[] = [
   },
   {
     method: "GET",
+    path: "/admin/rooms",
+    operationId: "listRooms",
+    summary:
+      "The rooms in progress, by name, with participant counts; from room-warden's own records (no Twilio request)",
+    query: roomListQuery,
+    responses: { 200: { description: "A page of rooms", schema: roomPage }, ...common },
+    handle: async ({ query, deps }) => json(200, await listRooms(deps, query)),
+  },
+  {
+    method: "GET",
+    path: "/admin/rooms/{room}",
+    operationId: "showRoom",
+    summary:
+      "Who is in a room now (by SID, or unique name while in progress): since when, deadlines and their rules, the rules in scope, the kicks so far",
+    responses: {
+      200: { description: "The room", schema: roomView },
+      404: { description: "No such room", schema: errorBody },
+      ...common,
+    },
+    handle: async ({ params, deps }) => json(200, await showRoom(deps, params.room ?? "")),
+  },
+  {
+    method: "POST",
+    path: "/admin/rooms/{room}/participants/{participant}/kick",
+    operationId: "kickParticipant",
+    summary:
+      "Disconnect a participant (identity or SID) now, with a reason; audited like a rule's kick (trigger admin). `ban: true` also bans the identity",
+    body: kickRequest,
+    responses: {
+      201: { description: "Kicked now: the final audit entry (and the ban)", schema: kickResult },
+      200: { description: "Kicked before (by an operator or a rule): that entry, nothing new", schema: kickResult },
+      404: {
+        description: "No such room in progress, or nobody by that identity or SID connected to it",
+        schema: errorBody,
+      },
+      502: { description: "Twilio did not answer", schema: errorBody },
+      ...common,
+    },
+    handle: async ({ params, json: body, actor, deps }) => {
+      const result = await kickParticipant(
+        { ...deps, addBan: addBan(deps) },
+        params.room ?? "",
+        params.participant ?? "",
+        body(),
+        actor,
+      );
+      return json(result.existing ? 200 : 201, result);
+    },
+  },
+  {
+    method: "GET",
+    path: "/admin/rooms/{room}/report",
+    operationId: "roomReport",
+    summary:
+      "An ended room's report (by SID): every participant from Twilio's Insights merged with the audit trail, and totals; JSON or CSV",
+    query: reportQuery,
+    responses: {
+      200: { description: "The report", schema: roomReportBody },
+      202: {
+        description:
+          "Not yet available (the room is in progress, or Twilio has not finished processing it): ask again after Retry-After",
+        schema: notYetBody,
+      },
+      404: { description: "No such room", schema: errorBody },
+      502: { description: "Twilio did not answer", schema: errorBody },
+      ...common,
+    },
+    handle: async ({ params, query, deps }) => {
+      const { format = "json" } = parse(reportQuery, query, "query");
+      const report = await roomReport(deps, params.room ?? "");
+      if (format === "json") return json(200, report);
+      return { status: 200, headers: { "content-type": "text/csv; charset=utf-8" }, body: reportCsv(report) };
+    },
+  },
+  {
+    method: "GET",
     path: "/admin/decisions",
     operationId: "decideJoin",
     summary: "May this identity join this room now? For a token server, before it mints a Twilio access token",
@@ -343,6 +512,19 @@ function errorResponse(error: unknown, onUnexpected: (error: unknown) => void): 
   if (error instanceof RuleNotFoundError) return json(404, { message: error.message });
   if (error instanceof RuleExistsError || error instanceof RuleVersionConflictError) {
     return json(409, { message: error.message });
+  }
+  if (error instanceof RoomNotFoundError || error instanceof ParticipantNotConnectedError) {
+    return json(404, { message: error.message });
+  }
+  if (error instanceof NotYetAvailableError) {
+    return json(
+      202,
+      { message: error.message, retryAfter: new Date(error.retryAt).toISOString() },
+      { "retry-after": String(error.retryAfterSeconds) },
+    );
+  }
+  if (error instanceof VideoProviderError) {
+    return json(502, { message: `Twilio did not answer as expected: ${error.message}` });
   }
   if (error instanceof StoreThrottledError || error instanceof StoreTimeoutError) {
     return json(503, { message: "busy, try again" }, { "retry-after": "1" });

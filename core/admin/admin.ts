@@ -3,7 +3,9 @@ import { z } from "zod";
 import { type AuditEntry, type AuditPage, auditEntryIds, kickOutcomes } from "../audit/audit.ts";
 import type { AuditLog } from "../audit/ports.ts";
 import type { Clock } from "../clock.ts";
+import { csvLine } from "../csv.ts";
 import { RuleNotFoundError } from "../errors.ts";
+import type { RoomDependencies } from "../rooms/rooms.ts";
 import { evaluate } from "../rules/decide.ts";
 import type { RuleStore } from "../rules/ports.ts";
 import {
@@ -20,7 +22,7 @@ import {
   ruleSchema,
   ruleSpecSchema,
 } from "../rules/rules.ts";
-import type { PresenceStore } from "../sessions/ports.ts";
+import type { PresenceStore, RoomStore, SessionRecords } from "../sessions/ports.ts";
 import { applyChange, findSession, type Presence, type Session } from "../sessions/presence.ts";
 import { parse } from "../validation.ts";
 
@@ -29,13 +31,17 @@ import { parse } from "../validation.ts";
  * trail, and the "may this identity join this room?" decision a token server asks before minting a token.
  */
 
-export interface AdminDependencies {
+export interface AdminDependencies extends RoomDependencies {
   readonly ruleStore: RuleStore;
-  /** The join decision reads the identity's presence. */
-  readonly sessions: Pick<PresenceStore, "presence">;
+  /** The join decision reads the identity's presence; the room views read rooms and their sessions. */
+  readonly sessions: Pick<PresenceStore, "presence"> & RoomStore & SessionRecords;
   readonly audit: AuditLog;
   readonly clock: Clock;
 }
+
+/** An exact, enforcing ban on `identity`, created as any rule is (audited), for a manual kick's `ban`. */
+export const addBan = (deps: AdminDependencies) => (identity: string, reason: string, actor: string) =>
+  createRule(deps, { kind: "ban", identity, reason, mode: "enforce", enabled: true }, actor);
 
 const isoNow = (clock: Clock) => new Date(clock.now()).toISOString();
 
@@ -234,6 +240,7 @@ const CSV_COLUMNS = [
   "latencyMs",
   "error",
   "actor",
+  "reason",
 ] as const;
 
 /** One flat row per entry, for CSV. */
@@ -264,9 +271,9 @@ function row(entry: AuditEntry): Record<(typeof CSV_COLUMNS)[number], string> {
     roomSid: entry.room.sid,
     identity: entry.participant.identity,
     participantSid: entry.participant.sid,
-    ruleId: entry.rule.id,
-    ruleKind: entry.rule.kind,
-    ruleVersion: String(entry.rule.version),
+    ruleId: entry.rule?.id ?? "",
+    ruleKind: entry.rule?.kind ?? "",
+    ruleVersion: entry.rule === undefined ? "" : String(entry.rule.version),
     trigger: entry.trigger.type,
     ...(entry.action === "kick"
       ? {
@@ -275,14 +282,8 @@ function row(entry: AuditEntry): Record<(typeof CSV_COLUMNS)[number], string> {
           error: entry.error === undefined ? "" : `${entry.error.code ?? ""} ${entry.error.message}`.trim(),
         }
       : {}),
-    ...(entry.trigger.type === "admin" ? { actor: entry.trigger.actor } : {}),
+    ...(entry.trigger.type === "admin" ? { actor: entry.trigger.actor, reason: entry.trigger.reason } : {}),
   };
-}
-
-/** RFC 4180 quoting; a leading =, +, - or @ is defused so a spreadsheet never runs a cell as a formula. */
-function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
 const exportFormats = ["ndjson", "csv"] as const;
@@ -303,10 +304,8 @@ export async function exportAudit(
       ...cursor,
     };
   }
-  const header = rest.cursor === undefined ? `${CSV_COLUMNS.join(",")}\r\n` : "";
-  const lines = page.entries.map(
-    (entry) => `${CSV_COLUMNS.map((column) => csvCell(row(entry)[column])).join(",")}\r\n`,
-  );
+  const header = rest.cursor === undefined ? csvLine(CSV_COLUMNS) : "";
+  const lines = page.entries.map((entry) => csvLine(CSV_COLUMNS.map((column) => row(entry)[column])));
   return { contentType: "text/csv; charset=utf-8", body: header + lines.join(""), ...cursor };
 }
 

@@ -7,6 +7,9 @@ import { ruleIdSchema, ruleKinds, ruleModes, ruleSchema } from "../rules/rules.t
  * changed what. Entry ids are decision keys, so replaying a callback finds the entry it wrote the first time.
  */
 
+/** The longest reason an operator may give for a manual kick. */
+export const MAX_REASON = 500;
+
 const isoTime = z.iso.datetime({ offset: true, error: "expected an ISO 8601 date-time" });
 
 export const kickOutcomes = ["pending", "disconnected", "already-gone", "failed"] as const;
@@ -22,7 +25,8 @@ const triggerSchema = z.discriminatedUnion("type", [
     receivedAt: isoTime,
   }),
   z.strictObject({ type: z.literal("sweep"), at: isoTime }),
-  z.strictObject({ type: z.literal("admin"), actor: z.string().min(1) }),
+  /** An operator's manual kick: who, and why. */
+  z.strictObject({ type: z.literal("admin"), actor: z.string().min(1), reason: z.string().min(1).max(MAX_REASON) }),
 ]);
 export type Trigger = z.output<typeof triggerSchema>;
 
@@ -46,6 +50,8 @@ const decisionFields = {
 
 const kickEntrySchema = z.strictObject({
   ...decisionFields,
+  /** Absent for an operator's manual kick made without a rule (the trigger says who and why). */
+  rule: decisionFields.rule.optional(),
   action: z.literal("kick"),
   outcome: z.enum(kickOutcomes),
   attempts: z.number().int().min(0),

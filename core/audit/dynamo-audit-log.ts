@@ -39,7 +39,11 @@ function previousMonth(month: string): string {
 /** The attributes the query indexes read, taken from the entry. */
 function indexed(entry: AuditEntry): Item {
   if (entry.action === "rule-change") return { ruleId: entry.ruleId };
-  return { roomName: entry.room.name, identity: entry.participant.identity, ruleId: entry.rule.id };
+  return {
+    roomName: entry.room.name,
+    identity: entry.participant.identity,
+    ...(entry.rule === undefined ? {} : { ruleId: entry.rule.id }),
+  };
 }
 
 const cursorSchema = z.strictObject({

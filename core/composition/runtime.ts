@@ -51,7 +51,11 @@ export function sweepDependencies(
   };
 }
 
-export function adminDependencies(stores: StoreConfig, clock: Clock = systemClock): AdminDependencies {
+export function adminDependencies(
+  stores: StoreConfig,
+  twilio: TwilioConfig,
+  clock: Clock = systemClock,
+): AdminDependencies {
   const client = createDocumentClient(stores.dynamoEndpoint === undefined ? {} : { endpoint: stores.dynamoEndpoint });
   return {
     ruleStore: dynamoRuleStore(
@@ -65,6 +69,8 @@ export function adminDependencies(stores: StoreConfig, clock: Clock = systemCloc
       retentionDays: stores.auditRetentionDays,
       now: () => clock.now(),
     }),
+    // Manual kicks and room reports; the live room views make no request to Twilio.
+    video: twilioVideo(twilio.video),
     clock,
   };
 }

@@ -25,8 +25,9 @@ export interface KickReport {
   readonly participantSid: string;
   readonly identity: string;
   readonly roomName: string;
-  readonly ruleId: string;
-  readonly ruleKind: string;
+  /** Absent for an operator's manual kick made without a rule. */
+  readonly ruleId?: string;
+  readonly ruleKind?: string;
   /** `skipped`: an earlier delivery of the same decision already finished it. */
   readonly outcome: Exclude<KickOutcome, "pending"> | "dry-run" | "skipped";
   readonly latencyMs?: number;
@@ -105,6 +106,37 @@ export async function kick(
   return disconnect({ ...decision, id, action: "kick", outcome: "pending", attempts: 0 }, startedAt, deps, budget);
 }
 
+/**
+ * An operator's kick: the same decision key, write-ahead entry and finalise as a rule's, the trigger naming who asked
+ * and why, and the rule when the operator added one with it. Returns the entry as it stands, and whether an earlier
+ * kick of the participant (an operator's or a rule's) had it already: then nothing new is written or sent.
+ */
+export async function manualKick(
+  target: { readonly room: KickEntry["room"]; readonly participant: KickEntry["participant"] },
+  trigger: Extract<Trigger, { type: "admin" }>,
+  rule: Rule | undefined,
+  deps: KickDependencies,
+  budget: CallBudget = {},
+): Promise<{ readonly entry: AuditEntry; readonly existing: boolean }> {
+  const startedAt = deps.clock.now();
+  const entry: KickEntry = {
+    id: auditEntryIds.kick(target.participant.sid),
+    createdAt: new Date(startedAt).toISOString(),
+    room: target.room,
+    participant: target.participant,
+    ...(rule === undefined ? {} : { rule: { ...ruleRef(rule), snapshot: rule } }),
+    otherMatches: [],
+    trigger,
+    action: "kick",
+    outcome: "pending",
+    attempts: 0,
+  };
+  const existing = await beginOrFind(entry, deps);
+  if (existing !== undefined) return { entry: existing, existing: true };
+  await disconnect(entry, startedAt, deps, budget);
+  return { entry: (await deps.audit.get(entry.id)) ?? entry, existing: false };
+}
+
 /** Retries of a failed kick: after 30 s, doubling to at most an hour, given up after this many provider requests. */
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 3_600_000;
@@ -144,8 +176,7 @@ export async function disconnect(
     participantSid: entry.participant.sid,
     identity: entry.participant.identity,
     roomName: entry.room.name,
-    ruleId: entry.rule.id,
-    ruleKind: entry.rule.kind,
+    ...(entry.rule === undefined ? {} : { ruleId: entry.rule.id, ruleKind: entry.rule.kind }),
     outcome: result.outcome,
     latencyMs,
     attempts: result.attempts,

@@ -357,6 +357,19 @@ export function dynamoRooms({ client, tableName, shards, options }: Table): Room
         throw storeError("track room", error);
       }
     },
+    async room(roomSid) {
+      const { Item } = await send("read room", () =>
+        client.send(new GetCommand({ TableName: tableName, Key: { pk: `room#${roomSid}`, sk: "room" } })),
+      );
+      if (Item === undefined || typeof Item.roomName !== "string") return undefined;
+      return {
+        sid: roomSid,
+        name: Item.roomName,
+        inProgress: typeof Item.activeShard === "string",
+        ...(typeof Item.endedAt === "number" ? { endedAt: Item.endedAt } : {}),
+      };
+    },
+
     async activeRooms() {
       const pages = await Promise.all(
         shardsOf(ACTIVE_SHARD, shards).map((shard) =>
@@ -438,6 +451,9 @@ const trackedSessionSchema = z.pipe(
     roomName: z.string(),
     status: z.enum(["connected", "reconnecting", "disconnected"]),
     eventAt: z.number(),
+    connectedAt: z.optional(z.number()),
+    deadlineAt: z.optional(z.number()),
+    ruleId: z.optional(z.string()),
   }),
   z.transform(
     (item): TrackedSession => ({
@@ -447,6 +463,10 @@ const trackedSessionSchema = z.pipe(
       roomName: item.roomName,
       status: item.status,
       lastEventAt: item.eventAt,
+      ...(item.connectedAt === undefined ? {} : { connectedAt: item.connectedAt }),
+      ...(item.deadlineAt === undefined || item.ruleId === undefined
+        ? {}
+        : { deadline: { at: item.deadlineAt, ruleId: item.ruleId } }),
     }),
   ),
 );
@@ -492,6 +512,8 @@ async function updateUnlessNewer(
     "expiresAt = :expires",
     ...update.set,
   ];
+  // The session's first connect, for the operators' room view; kept once known.
+  if (session.connectedAt !== undefined) set.push("connectedAt = if_not_exists(connectedAt, :connectedAt)");
   const remove = update.remove === undefined ? "" : ` REMOVE ${update.remove.join(", ")}`;
   try {
     await client.send(
@@ -507,6 +529,7 @@ async function updateUnlessNewer(
           ":roomName": session.roomName,
           ":status": session.status,
           ":eventAt": eventAt,
+          ...(session.connectedAt === undefined ? {} : { ":connectedAt": session.connectedAt }),
         },
       }),
     );

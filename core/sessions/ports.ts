@@ -54,6 +54,8 @@ export interface RoomStore {
   trackRoom(room: { readonly sid: string; readonly name: string }, active: boolean, eventAt: number): Promise<void>;
   /** The rooms believed in progress. */
   activeRooms(): Promise<{ sid: string; name: string }[]>;
+  /** One room as last recorded, or undefined when room-warden never saw it (or forgot it, a week after its last event). */
+  room(roomSid: string): Promise<RoomRecord | undefined>;
 }
 
 /** The sweep's lease and the state it keeps between runs. */
@@ -67,6 +69,14 @@ export interface SweepLease {
 /** Everything the Sessions table holds; one adapter (dynamo-session-store.ts) implements it all. */
 export interface SessionStore extends PresenceStore, DeadlineStore, SessionRecords, RoomStore, SweepLease {}
 
+export interface RoomRecord {
+  readonly sid: string;
+  readonly name: string;
+  readonly inProgress: boolean;
+  /** The room-ended callback's Timestamp (epoch ms). */
+  readonly endedAt?: number;
+}
+
 export interface TrackedSession {
   readonly roomSid: string;
   readonly participantSid: string;
@@ -74,6 +84,10 @@ export interface TrackedSession {
   readonly roomName: string;
   readonly status: "connected" | "reconnecting" | "disconnected";
   readonly lastEventAt: number;
+  /** The session's first connect (epoch ms), once recorded. */
+  readonly connectedAt?: number;
+  /** The time limit or re-check due for this session, and the rule behind it. */
+  readonly deadline?: { readonly at: number; readonly ruleId: string };
 }
 
 export interface SweepState {

@@ -45,7 +45,45 @@ interface ParticipantFilter {
 
 export interface RoomState {
   readonly sid: string;
+  /** The room's unique name. */
+  readonly name: string;
   readonly status: "in-progress" | "completed" | "failed";
+}
+
+/**
+ * A room's history as the provider summarises it after the fact (Twilio: Insights, Video Log Analyzer). Processing
+ * takes time after a room ends: only a `complete` summary holds every participant.
+ */
+export interface RoomSummary {
+  readonly sid: string;
+  readonly name?: string;
+  readonly status?: "in-progress" | "completed";
+  /** `complete`: nothing more will be added. Anything else: the history is not whole yet. */
+  readonly processing?: "complete" | "in-progress" | "not-started" | "timeout";
+  readonly createdAt?: number;
+  readonly endedAt?: number;
+  readonly durationSeconds?: number;
+}
+
+/** One participant session of a room as the provider summarises it. */
+export interface ParticipantSummary {
+  readonly sid: string;
+  readonly identity: string;
+  readonly roomSid: string;
+  readonly status?: string;
+  readonly joinedAt?: number;
+  readonly leftAt?: number;
+  readonly durationSeconds?: number;
+  readonly endReason?: string;
+  readonly errorCode?: number;
+}
+
+/** Rooms after the fact: the summaries behind the operators' room report. */
+export interface RoomHistory {
+  /** Undefined when the provider has no summary of the room (yet). */
+  roomSummary(roomSid: string, budget?: CallBudget): Promise<RoomSummary | undefined>;
+  /** Every participant session of the room, fetched page by page. */
+  participantSummaries(roomSid: string, budget?: CallBudget): AsyncIterable<ParticipantSummary>;
 }
 
 /** How long a caller can wait for the provider: requests, retries and waits all end by `deadline` (epoch ms). */

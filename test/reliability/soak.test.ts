@@ -930,7 +930,7 @@ describe("randomized soak", () => {
       // 2. Exactly one entry per decision, none left open.
       for (const entry of entries) {
         if (entry.action === "rule-change") continue;
-        const key = entry.action === "kick" ? entry.participant.sid : `${entry.participant.sid}:${entry.rule.id}`;
+        const key = entry.action === "kick" ? entry.participant.sid : `${entry.participant.sid}:${entry.rule?.id}`;
         const seen = entry.action === "kick" ? kickEntries : wouldKicks;
         check(!seen.has(key), () => `two ${entry.action} entries for ${key}`);
         if (entry.action === "kick") {
@@ -943,7 +943,7 @@ describe("randomized soak", () => {
         } else {
           wouldKicks.set(key, entry);
           check(
-            entry.id === auditEntryIds.wouldKick(entry.participant.sid, entry.rule.id),
+            entry.id === auditEntryIds.wouldKick(entry.participant.sid, entry.rule?.id),
             () => `would-kick entry ${entry.id} misfiled`,
           );
         }
@@ -1008,23 +1008,26 @@ describe("randomized soak", () => {
         const session = bySid.get(entry.participant.sid);
         check(session !== undefined, () => `kick entry ${entry.id} for a participant the workload never made`);
         if (session === undefined) continue;
-        check(entry.rule.mode === "enforce", () => `kick entry ${entry.id} decided by dry-run rule ${entry.rule.id}`);
+        const rule = entry.rule;
+        check(rule !== undefined, () => `kick entry ${entry.id} names no rule, and the workload kicks nobody by hand`);
+        if (rule === undefined) continue;
+        check(rule.mode === "enforce", () => `kick entry ${entry.id} decided by dry-run rule ${rule.id}`);
         check(
-          allowed(session, entry.rule.kind, Date.parse(entry.createdAt)),
+          allowed(session, rule.kind, Date.parse(entry.createdAt)),
           () =>
-            `kick entry ${entry.id}: ${entry.rule.kind} did not allow kicking ${describeSession(session)} at ${entry.createdAt}`,
+            `kick entry ${entry.id}: ${rule.kind} did not allow kicking ${describeSession(session)} at ${entry.createdAt}`,
         );
       }
       for (const entry of wouldKicks.values()) {
         const session = bySid.get(entry.participant.sid);
         check(
-          entry.rule.id === dryRunId
+          entry.rule?.id === dryRunId
             ? identities.get(entry.participant.identity)?.trial === true
-            : entry.rule.id === dryLimitId &&
+            : entry.rule?.id === dryLimitId &&
                 session?.kind === "timed" &&
                 Date.parse(entry.createdAt) >= dryDeadlineOf(session),
           () =>
-            `would-kick entry ${entry.id} by ${entry.rule.id} for ${entry.participant.identity} at ${entry.createdAt}`,
+            `would-kick entry ${entry.id} by ${entry.rule?.id} for ${entry.participant.identity} at ${entry.createdAt}`,
         );
       }
       const restKicksPer = new Map<string, number>();
@@ -1089,7 +1092,7 @@ describe("randomized soak", () => {
       // How late limits were enforced while faults were on: from the deadline, or from the connect of a session
       // that rejoined a room after its identity's deadline there (kicked on arrival).
       const durationLateness = [...kickEntries.values()]
-        .filter((entry) => entry.rule.id === limitId && Date.parse(entry.createdAt) <= workloadEnd)
+        .filter((entry) => entry.rule?.id === limitId && Date.parse(entry.createdAt) <= workloadEnd)
         .map((entry) => {
           const session = bySid.get(entry.participant.sid);
           if (session === undefined) return 0;

@@ -64,13 +64,18 @@ export interface PipelineHarnessOptions {
   thread?: boolean;
   /** The sweep's timer, as `npm start` runs it: off unless asked for. */
   sweepTimer?: { readonly tickMs: number; readonly reconcileEveryMs?: number };
+  /** The emulator's Insights delay after a room ends (its default when absent). */
+  insightsDelayMs?: number;
 }
 
 export async function startPipelineHarness(options: PipelineHarnessOptions = {}): Promise<PipelineHarness> {
   const clock = options.clock ?? systemClock;
   const [{ client, names }, emulator] = await Promise.all([
     createTestTables(),
-    startEmulator({ now: () => clock.now() }),
+    startEmulator({
+      now: () => clock.now(),
+      ...(options.insightsDelayMs === undefined ? {} : { insightsDelayMs: options.insightsDelayMs }),
+    }),
   ]);
   const twilio = loadTwilioConfig({
     ...twilioEnvironment(emulator),

@@ -1,13 +1,20 @@
 import type { z } from "zod";
 import { VideoProviderError } from "../../errors.ts";
-import type { CallBudget, DisconnectOutcome, Participant, VideoProvider } from "../video.ts";
+import type {
+  CallBudget,
+  DisconnectOutcome,
+  Participant,
+  ParticipantSummary,
+  RoomHistory,
+  VideoProvider,
+} from "../video.ts";
 import { type RetryPolicy, responseError, type TwilioCredentials, type TwilioResponse, twilioHttp } from "./http.ts";
 import {
-  type ParticipantSummary,
   participantPage,
   participantResource,
   participantSummaryPage,
   roomResource,
+  roomSummaryResource,
 } from "./resources.ts";
 
 export interface TwilioVideoOptions {
@@ -27,11 +34,12 @@ export interface TwilioVideoOptions {
   readonly now?: () => number;
 }
 
-export interface TwilioVideo extends VideoProvider {
+export interface TwilioVideo extends VideoProvider, RoomHistory {
   /** Insights (Video Log Analyzer) participant summaries of a room, page by page. */
   listParticipantSummaries(
     roomSid: string,
     options?: { readonly pageSize?: number },
+    budget?: CallBudget,
   ): AsyncIterable<ParticipantSummary>;
 }
 
@@ -133,9 +141,21 @@ export function twilioVideo(options: TwilioVideoOptions): TwilioVideo {
       yield* pages(first, videoOrigin, "list participants", participantPage, budget);
     },
 
-    async *listParticipantSummaries(roomSid, { pageSize: size } = {}) {
+    async *listParticipantSummaries(roomSid, { pageSize: size } = {}, budget) {
       const first = `${insightsOrigin}/v1/Video/Rooms/${encodeURIComponent(roomSid)}/Participants?PageSize=${pageSize(size)}`;
-      yield* pages(first, insightsOrigin, "list participant summaries", participantSummaryPage);
+      yield* pages(first, insightsOrigin, "list participant summaries", participantSummaryPage, budget);
+    },
+
+    participantSummaries(roomSid, budget) {
+      return this.listParticipantSummaries(roomSid, { pageSize: MAX_PAGE_SIZE }, budget);
+    },
+
+    async roomSummary(roomSid, budget) {
+      const url = `${insightsOrigin}/v1/Video/Rooms/${encodeURIComponent(roomSid)}`;
+      const response = await request("GET", url, undefined, budget);
+      if (response.status === 200) return parseBody(roomSummaryResource, response, "fetch room summary");
+      if (response.status === 404) return undefined;
+      throw responseError("fetch room summary", response);
     },
   };
 
