@@ -29,6 +29,8 @@ const LIMIT_SECONDS = 10;
 const SWEEP_TICK_MS = 5000;
 /** How long a callback-driven kick may take before the demo gives up on it. */
 const KICK_TIMEOUT_MS = 15_000;
+/** Insights completes a room a few seconds after it ends in the emulator (minutes at Twilio). */
+const REPORT_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 const USAGE = `Usage: npm run demo [-- [--url URL] [--token TOKEN] [--emulator URL] [--keep]]
@@ -312,6 +314,7 @@ async function main(argv: readonly string[]): Promise<void> {
     return created;
   };
   const ruleIds: string[] = [];
+  const ended = new Set<string>();
   const rule = async (spec: Record<string, unknown> & { id: string }, description: string) => {
     await admin.createRule({ ...spec, description: `room-warden demo, run ${run}` });
     ruleIds.push(spec.id);
@@ -380,11 +383,18 @@ async function main(argv: readonly string[]): Promise<void> {
     await duplicateScene(emulator, admin, classA, classB, "bob");
     await decisionScene(admin, "bob", classB.uniqueName);
 
+    say.heading(`An operator's view of ${trial.uniqueName}, and a manual kick with a reason.`);
+    await roomScene(emulator, admin, trial, "trudy");
+
     say.heading("The time limit, continued.");
     await limitScene(emulator, admin, trial, carol);
 
+    say.heading(`${trial.uniqueName} ends: its report, once Twilio's Insights has processed it.`);
+    await reportScene(emulator, admin, trial);
+    ended.add(trial.sid);
+
     say.heading("The audit trail of this run, oldest first (`npm run admin -- audit get <id>` shows one in full):");
-    const entries = await demoAudit(admin, beganAt, new Set(ruleIds));
+    const entries = await demoAudit(admin, beganAt, new Set(ruleIds), new Set(rooms.map((r) => r.sid)));
     const columns = auditHeaders.length - 1; // without ID
     say.raw(
       table(
@@ -394,7 +404,13 @@ async function main(argv: readonly string[]): Promise<void> {
     );
   } finally {
     say.close();
-    if (!config.keep) await cleanUp(emulator, admin, rooms, ruleIds);
+    if (!config.keep)
+      await cleanUp(
+        emulator,
+        admin,
+        rooms.filter((r) => !ended.has(r.sid)),
+        ruleIds,
+      );
   }
   say.raw(
     `\nDone in ${((performance.now() - began) / 1000).toFixed(1)} s. ` +
@@ -481,6 +497,66 @@ async function limitScene(emulator: Emulator, admin: AdminClient, room: Room, jo
   );
 }
 
+/** Who is in the room (room-warden's records, no Twilio request), then an operator removes one of them. */
+async function roomScene(emulator: Emulator, admin: AdminClient, room: Room, identity: string) {
+  const joined = await emulator.join(room, identity);
+  const view = await waitFor(`${identity} in the room view`, KICK_TIMEOUT_MS, 25, async () => {
+    const shown = await admin.showRoom(room.sid);
+    return shown.participants.some((p) => p.sid === joined.sid) ? shown : undefined;
+  });
+  const now = Date.now();
+  say.line(`\`npm run admin -- rooms show ${room.uniqueName}\`:`);
+  say.raw(
+    table(
+      ["IDENTITY", "CONNECTED FOR", "DEADLINE IN", "RULE"],
+      view.participants.map((p) => [
+        p.identity,
+        p.connectedAt === undefined ? "" : `${((now - p.connectedAt) / 1000).toFixed(1)} s`,
+        p.deadline === undefined ? "" : `${((p.deadline.at - now) / 1000).toFixed(1)} s`,
+        p.deadline?.rule.id ?? "",
+      ]),
+    ),
+  );
+  const reason = "posted an inappropriate link";
+  say.begin(`\`rooms kick ${room.uniqueName} ${identity} --reason "${reason}"\`… `);
+  const result = await admin.kick(room.sid, identity, { reason });
+  const entry = result.entry;
+  if (entry.action !== "kick") throw new DemoError(`unexpected audit entry ${entry.id}`);
+  const gone = await disconnected(emulator, room, joined, `${identity}'s disconnection`, KICK_TIMEOUT_MS);
+  const by = entry.trigger.type === "admin" ? `${entry.trigger.actor}, "${entry.trigger.reason}"` : entry.trigger.type;
+  say.end(`${identity} disconnected (${gone.status}), audited as ${entry.id} by ${by}${outcomeNote(entry)}`);
+}
+
+/** Ends the room, then asks for its report until Twilio's Insights has finished with the room. */
+async function reportScene(emulator: Emulator, admin: AdminClient, room: Room) {
+  await emulator.completeRoom(room);
+  const first = await admin.roomReport(room.sid, "json");
+  if (!first.ready) say.line(`at once: not yet (${first.message})`);
+  const ready = await waitFor(`the report of ${room.uniqueName}`, REPORT_TIMEOUT_MS, 500, async () => {
+    const answer = first.ready ? first : await admin.roomReport(room.sid, "json");
+    return answer.ready && typeof answer.report !== "string" ? answer.report : undefined;
+  });
+  say.line(`\`npm run admin -- rooms report ${room.sid}\` (also --format csv):`);
+  say.raw(
+    table(
+      ["IDENTITY", "JOINED", "LEFT", "SECONDS", "REMOVED BY"],
+      ready.participants.map((p) => [
+        p.identity,
+        p.joinedAt ?? "",
+        p.leftAt ?? "",
+        p.durationSeconds === undefined ? "" : String(p.durationSeconds),
+        p.removal === undefined
+          ? ""
+          : p.removal.operator !== undefined
+            ? `operator ${p.removal.operator}: ${p.removal.reason ?? ""}`
+            : `rule ${p.removal.rule?.id ?? ""} (${p.removal.rule?.kind ?? ""})`,
+      ]),
+    ),
+  );
+  const { totals } = ready;
+  say.line(`${totals.sessions} sessions, ${totals.participantSeconds} participant-seconds, ${totals.removed} removed`);
+}
+
 async function disconnected(
   emulator: Emulator,
   room: Room,
@@ -519,7 +595,12 @@ async function finalKick(admin: AdminClient, participantSid: string): Promise<Ki
 }
 
 /** Every entry since the demo began that one of its rules wrote, oldest first. */
-async function demoAudit(admin: AdminClient, since: number, ruleIds: ReadonlySet<string>): Promise<AuditEntry[]> {
+async function demoAudit(
+  admin: AdminClient,
+  since: number,
+  ruleIds: ReadonlySet<string>,
+  roomSids: ReadonlySet<string>,
+): Promise<AuditEntry[]> {
   const entries: AuditEntry[] = [];
   let cursor: string | undefined;
   do {
@@ -531,10 +612,11 @@ async function demoAudit(admin: AdminClient, since: number, ruleIds: ReadonlySet
     entries.push(...page.entries);
     cursor = page.cursor;
   } while (cursor !== undefined);
-  const ruleOf = (entry: AuditEntry) => (entry.action === "rule-change" ? entry.ruleId : entry.rule?.id);
-  return entries
-    .filter((entry) => ruleIds.has(ruleOf(entry) ?? ""))
-    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  const ours = (entry: AuditEntry) =>
+    entry.action === "rule-change"
+      ? ruleIds.has(entry.ruleId)
+      : ruleIds.has(entry.rule?.id ?? "") || roomSids.has(entry.room.sid);
+  return entries.filter(ours).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
 }
 
 /** Ends this run's rooms (everyone left is disconnected) and deletes its rules; best effort. */

@@ -162,7 +162,7 @@ try {
       "Next: in another terminal,",
       `  export ROOM_WARDEN_ADMIN_URL=${pipeline.url}${chosenToken === undefined ? ` ROOM_WARDEN_ADMIN_TOKEN=${adminToken}` : ""}`,
       "  npm run admin -- rules list",
-      "  npm run demo      # a guided tour: a ban, a duplicate identity, a time limit, a dry run",
+      "  npm run demo      # a guided tour: a ban, a dry run, duplicates, a room view and manual kick, a time limit, a report",
       "Press Ctrl-C to stop.",
     ].join("\n"),
   );

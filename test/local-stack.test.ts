@@ -204,6 +204,16 @@ describe("the local stack, as a user runs it", () => {
       new RegExp(`would have disconnected dave \\(dry-run, rule demo-dry-${run}.*\\), dave stays`),
     );
     expect(narration).toMatch(new RegExp(`may mallory join lobby-${run}\\? no — ban demo-ban-${run}`));
+    // The room view, the manual kick, and the ended room's report.
+    expect(narration).toMatch(
+      /^IDENTITY +CONNECTED FOR +DEADLINE IN +RULE\n(?:.*\n)*trudy +\d+\.\d s +\d+\.\d s +demo-limit-/m,
+    );
+    expect(narration).toMatch(
+      /trudy disconnected \(disconnected\), audited as kick:PA[0-9a-f]{32} by local-admin, "posted an inappropriate link"/,
+    );
+    expect(narration).toMatch(/^trudy +\S+ +\S+ +\d+ +operator local-admin: posted an inappropriate link$/m);
+    expect(narration).toMatch(new RegExp(`^carol +\\S+ +\\S+ +1\\d +rule demo-limit-${run} \\(max-duration\\)$`, "m"));
+    expect(narration).toContain("2 sessions,");
     // The closing table, with the CLI's columns.
     expect(narration).toMatch(/^TIME +ACTION +OUTCOME +IDENTITY +ROOM +RULE +TRIGGER +LATENCY$/m);
 
@@ -230,6 +240,17 @@ describe("the local stack, as a user runs it", () => {
         room: expect.objectContaining({ name: `class-b-${run}` }),
       }),
     ]);
+    expect(
+      entries.filter(
+        (entry) => entry.action === "kick" && entry.trigger.type === "admin" && entry.room.name === `trial-${run}`,
+      ),
+    ).toEqual([
+      expect.objectContaining({
+        outcome: "disconnected",
+        participant: expect.objectContaining({ identity: "trudy" }),
+        trigger: { type: "admin", actor: "local-admin", reason: "posted an inappropriate link" },
+      }),
+    ]);
     expect(decision(`demo-limit-${run}`, "kick")).toEqual([
       expect.objectContaining({
         outcome: "disconnected",
@@ -245,8 +266,8 @@ describe("the local stack, as a user runs it", () => {
         room: expect.objectContaining({ name: `review-${run}` }),
       }),
     ]);
-    // Nobody else was kicked: dave stayed, the older bob stayed.
-    expect(entries.filter((entry) => entry.action === "kick")).toHaveLength(3);
+    // Nobody else was kicked: dave stayed, the older bob stayed (mallory, bob, carol by rules; trudy by hand).
+    expect(entries.filter((entry) => entry.action === "kick")).toHaveLength(4);
 
     // Ctrl-C: everything stops, the handshake goes, nothing is left running.
     started.kill("SIGINT");

@@ -324,7 +324,8 @@ export async function roomReport(deps: RoomDependencies, ref: string): Promise<R
   const [recorded, summary] = await Promise.all([deps.sessions.room(sid), deps.video.roomSummary(sid)]);
   if (recorded === undefined && summary === undefined) throw new RoomNotFoundError(`room ${sid} is not known`);
   const now = deps.clock.now();
-  if (recorded?.inProgress === true || summary?.status === "in-progress") {
+  // Twilio's word first: the room-ended callback may not have reached room-warden yet.
+  if (summary === undefined ? recorded?.inProgress === true : summary.status === "in-progress") {
     throw new NotYetAvailableError(
       `room ${sid} is still in progress: its report is available once it has ended and Twilio has processed it`,
       now,
