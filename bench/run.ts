@@ -47,6 +47,7 @@ import {
   PARTITION_WRITE_LIMIT,
 } from "./partitions.ts";
 import { createPlainWebhook } from "./plain-webhook.ts";
+import { measureRoomReads, type RoomReadCost } from "./rooms.ts";
 import { measureScaling, type ScalingResult, type SweepRun } from "./scaling.ts";
 import { measureFloor, measureSideBySide, type SideBySideRow } from "./side-by-side.ts";
 import { round, type Summary } from "./stats.ts";
@@ -294,6 +295,22 @@ try {
     tag: "a",
   });
 
+  log("  the operators' live room read (rooms of 10 and 100 participants)");
+  const roomTables = await createTables(dynamo.endpoint, "bench-rooms-");
+  cleanups.unshift(async () => roomTables.client.destroy());
+  const roomReads = await measureRoomReads({
+    endpoint: dynamo.endpoint,
+    names: roomTables.names,
+    emulator,
+    twilio,
+    sizes: [10, 100],
+    samples: QUICK ? 3 : 20,
+  });
+  for (const read of roomReads)
+    log(
+      `  room of ${read.participants}: show ${JSON.stringify(read.show.commands)} ${read.show.readUnits} RRU p50 ${read.show.ms.p50} ms; Twilio requests ${read.twilioRequests}`,
+    );
+
   const skew = measureShardSkew();
   const capacityModels = [
     {
@@ -371,6 +388,7 @@ try {
     },
     kicks,
     capacity,
+    roomReads,
     capacityModels,
     throughput,
     scaling,
@@ -510,6 +528,7 @@ function render(r: Record<string, unknown>): string {
   const kickRows = r.kicks as KickLatency[];
   const capacity = r.capacity as { events: EventCost[]; ruleCacheMs: number };
   const throughput = r.throughput as ThroughputResult;
+  const roomReads = r.roomReads as RoomReadCost[] | undefined;
   const scaling = r.scaling as ScalingResult;
   const sweepCosts = r.sweepCosts as ReturnType<typeof sweepCost>[];
   const costs = r.costs as ReturnType<typeof costOf>[];
@@ -765,6 +784,7 @@ function render(r: Record<string, unknown>): string {
     "connects without a rule, half disconnects (kicks are rare). Free tiers are ignored.",
     "",
   );
+  out.push(...renderRoomReads(roomReads));
   out.push(...renderThroughput(throughput));
   out.push("## 4. Bundles (esbuild: bundle, minify, ESM, node, node22) and cold init", "");
   if (typeof bundles === "string") out.push(bundles, "");
@@ -968,6 +988,47 @@ function renderCapacityModels(models: CapacityModel[]): string[] {
     "",
   );
   return out;
+}
+
+function renderRoomReads(reads: readonly RoomReadCost[] | undefined): string[] {
+  if (reads === undefined) return [];
+  const commands = (c: Readonly<Record<string, number>>) =>
+    Object.entries(c)
+      .map(([name, n]) => `${n} ${name.replace(/Command$/, "")}`)
+      .join(" + ");
+  return [
+    "## 3c. The operators' live room read (core/rooms/rooms.ts), per request",
+    "",
+    table(
+      [
+        "participants",
+        "GET /admin/rooms/{sid}: requests",
+        "RRU",
+        "ms p50 / p99",
+        "GET /admin/rooms: requests",
+        "RRU",
+        "Twilio requests",
+      ],
+      reads.map((r) => [
+        r.participants,
+        commands(r.show.commands),
+        r.show.readUnits,
+        `${r.show.ms.p50} / ${r.show.ms.p99}`,
+        commands(r.list.commands),
+        r.list.readUnits,
+        r.twilioRequests,
+      ]),
+    ),
+    "",
+    "A room by SID: one GetItem (the room), one Query of its sessions, one Query of the cached rules, one Query per",
+    "identity in the room for its exact bans, and the room's audit entries (one Query a page of 200): bounded by the",
+    "participants of that one room and its kicks, never by the number of rooms or rules. By unique name, the rooms in",
+    "progress are read instead of the GetItem (one Query per shard of `byActiveRoom`). The rooms list: the in-progress",
+    "index (one Query per shard, 16) and one Query of sessions per room on the page (≤ 100). No request reaches Twilio",
+    "(its emulator's request log is unchanged). Read units as DynamoDB Local reports them; strongly consistent reads",
+    "where the store asks for them.",
+    "",
+  ];
 }
 
 function renderThroughput(t: ThroughputResult): string[] {

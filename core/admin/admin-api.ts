@@ -595,7 +595,8 @@ export function openApiDocument(): Record<string, unknown> {
     info: {
       title: "room-warden admin API",
       version: "1.0.0",
-      description: "Rules, the audit trail and join decisions. In AWS: IAM (SigV4). Locally: a bearer token.",
+      description:
+        "Rules, the audit trail, rooms (live view, manual kick, report) and join decisions. In AWS: IAM (SigV4). Locally: a bearer token.",
     },
     paths,
     components: {
