@@ -225,6 +225,25 @@ describe("a manual kick", () => {
     expect(kickRequests(roomSid, walt.sid)).toHaveLength(0);
   });
 
+  it("that Twilio refuses: 502, and the entry is left failed, among the kicks the sweep retries", async () => {
+    const roomSid = await h.room("manual-refused");
+    const rita = await h.emulator.join(roomSid, "manual-rita");
+    await h.settle();
+    h.emulator.injectFault({ match: { method: "POST", path: `/v1/Rooms/${roomSid}/Participants/` }, status: 500 });
+    const answer = await kick(roomSid, "manual-rita", { reason: "abusive" });
+    h.emulator.clearFaults();
+    expect(answer.status).toBe(502);
+    expect(answer.json.message).toContain(`recorded as failed (kick:${rita.sid}) and will be retried`);
+    expect(h.emulator.participant(roomSid, rita.sid)?.status).toBe("connected");
+    expect(await h.audit.get(auditEntryIds.kick(rita.sid))).toMatchObject({
+      outcome: "failed",
+      trigger: { type: "admin", reason: "abusive" },
+    });
+    // Due for the sweep's retries (after its backoff), as any failed kick.
+    const open = await h.audit.openKicks(Date.now() + 3_600_000, 100);
+    expect(open.map((o) => o.entry.id)).toContain(auditEntryIds.kick(rita.sid));
+  });
+
   it("with ban: the identity is banned in the same request, so a rejoin is kicked by the rule", async () => {
     const roomSid = await h.room("manual-ban");
     const eve = await h.emulator.join(roomSid, "manual-eve");

@@ -375,7 +375,11 @@ export const routes: readonly Route[] = [
         description: "No such room in progress, or nobody by that identity or SID connected to it",
         schema: errorBody,
       },
-      502: { description: "Twilio did not answer", schema: errorBody },
+      502: {
+        description:
+          "Twilio did not answer, or refused: a kick already recorded is left failed, and retried by the sweep",
+        schema: errorBody,
+      },
       ...common,
     },
     handle: async ({ params, json: body, actor, deps }) => {
@@ -386,6 +390,13 @@ export const routes: readonly Route[] = [
         body(),
         actor,
       );
+      const { entry } = result;
+      if (!result.existing && entry.action === "kick" && entry.outcome === "failed") {
+        // Recorded (write-ahead) and failed: the sweep tries again, as for any failed kick.
+        return json(502, {
+          message: `Twilio did not disconnect the participant (${entry.error?.message ?? "no answer"}); the kick is recorded as failed (${entry.id}) and will be retried`,
+        });
+      }
       return json(result.existing ? 200 : 201, result);
     },
   },
