@@ -110,7 +110,7 @@ export function auditRow(entry: AuditEntry): string[] {
   return [
     time(entry.createdAt),
     entry.action,
-    entry.outcome,
+    entry.action === "time-warning" ? `${entry.secondsLeft} s left` : entry.outcome,
     entry.participant.identity,
     entry.room.name,
     entry.rule === undefined ? "" : `${entry.rule.id}@${entry.rule.version}`,

@@ -17,6 +17,8 @@ function summary(actions: Action[]): string[] {
         }`;
       case "set-deadline":
         return `deadline ${action.session.participantSid} +${(action.deadlineAt - T0) / 1000}s by ${action.rule.id}`;
+      case "warn":
+        return `warn ${action.session.participantSid} ${action.point}s before +${(action.deadlineAt - T0) / 1000}s by ${action.rule.id}`;
       default:
         return `clear ${action.session.participantSid}`;
     }
@@ -396,6 +398,67 @@ const cases: Case[] = [
     event: "participant-disconnected",
     rules: [rule("hour", { kind: "max-duration", limitSeconds: 3600 })],
     expected: [`clear ${A}`],
+  },
+  // Time warnings
+  {
+    name: "a limit with warning points is checked first at the earliest point",
+    sessions: [alice],
+    subject: A,
+    now: T0 + seconds(1),
+    rules: [rule("hour", { kind: "max-duration", limitSeconds: 3600, warnBeforeSeconds: [60, 300] })],
+    expected: [`deadline ${A} +3300s by hour`],
+  },
+  {
+    name: "at a warning point: warned, and checked again at the next point",
+    sessions: [alice],
+    subject: A,
+    now: T0 + seconds(3300),
+    rules: [rule("hour", { kind: "max-duration", limitSeconds: 3600, warnBeforeSeconds: [300, 60] })],
+    expected: [`warn ${A} 300s before +3600s by hour`, `deadline ${A} +3540s by hour`],
+  },
+  {
+    name: "after the last point: warned with it, and checked again at the limit",
+    sessions: [alice],
+    subject: A,
+    now: T0 + seconds(3541),
+    rules: [rule("hour", { kind: "max-duration", limitSeconds: 3600, warnBeforeSeconds: [300, 60] })],
+    expected: [`warn ${A} 60s before +3600s by hour`, `deadline ${A} +3600s by hour`],
+  },
+  {
+    name: "a late joiner within both points gets the nearest one only, at once",
+    sessions: [alice],
+    subject: A,
+    now: T0 + 1,
+    firstConnectedAt: { [ROOM1]: T0 - seconds(3560) },
+    rules: [rule("hour", { kind: "max-duration", limitSeconds: 3600, warnBeforeSeconds: [300, 60] })],
+    expected: [`warn ${A} 60s before +40s by hour`, `deadline ${A} +40s by hour`],
+  },
+  {
+    name: "at the deadline: kicked, never warned",
+    sessions: [alice],
+    subject: A,
+    now: T0 + seconds(3600),
+    rules: [rule("hour", { kind: "max-duration", limitSeconds: 3600, warnBeforeSeconds: [300, 60] })],
+    expected: [`kick ${A} by hour`],
+  },
+  {
+    name: "a dry-run limit warns nobody",
+    sessions: [alice],
+    subject: A,
+    now: T0 + seconds(3300),
+    rules: [rule("hour", { kind: "max-duration", limitSeconds: 3600, warnBeforeSeconds: [300], mode: "dry-run" })],
+    expected: [`deadline ${A} +3600s by hour`],
+  },
+  {
+    name: "the warnings are the deciding limit's: the smallest enforcing one",
+    sessions: [alice],
+    subject: A,
+    now: T0 + seconds(1650),
+    rules: [
+      rule("hour", { kind: "max-duration", limitSeconds: 3600, warnBeforeSeconds: [2000] }),
+      rule("half", { kind: "max-duration", limitSeconds: 1800, warnBeforeSeconds: [120] }),
+    ],
+    expected: [`deadline ${A} +1680s by half`],
   },
   {
     name: "while reconnecting nothing is decided",

@@ -168,6 +168,27 @@ describe("ruleSpecSchema: invalid specs name the field", () => {
       field: "identityPattern",
     },
     { name: "a ban with an empty roomPattern", input: { ...exactBan, roomPattern: "" }, field: "roomPattern" },
+    {
+      name: "a warning point as long as the limit",
+      input: { ...maxDuration, warnBeforeSeconds: [300, 3600] },
+      field: "warnBeforeSeconds.1",
+    },
+    {
+      name: "a warning point given twice",
+      input: { ...maxDuration, warnBeforeSeconds: [60, 60] },
+      field: "warnBeforeSeconds.1",
+    },
+    { name: "a warning point of 0 s", input: { ...maxDuration, warnBeforeSeconds: [0] }, field: "warnBeforeSeconds.0" },
+    {
+      name: "an empty list of warning points",
+      input: { ...maxDuration, warnBeforeSeconds: [] },
+      field: "warnBeforeSeconds",
+    },
+    {
+      name: "eleven warning points",
+      input: { ...maxDuration, warnBeforeSeconds: Array.from({ length: 11 }, (_, i) => i + 1) },
+      field: "warnBeforeSeconds",
+    },
     { name: "a ban with an empty reason", input: { ...exactBan, reason: "" }, field: "reason" },
     { name: "a ban without a reason", input: { kind: "ban", identity: "mallory" }, field: "reason" },
     { name: "a ban expiring at a time in words", input: { ...exactBan, expiresAt: "next week" }, field: "expiresAt" },

@@ -70,6 +70,23 @@ const wouldKickEntrySchema = z.strictObject({
   outcome: z.literal("dry-run"),
 });
 
+/** A participant told (through the event stream) that a time limit ends its session soon. */
+const timeWarningEntrySchema = z.strictObject({
+  id: z.string().min(1),
+  createdAt: isoTime,
+  action: z.literal("time-warning"),
+  room: decisionFields.room,
+  participant: decisionFields.participant,
+  rule: decisionFields.rule,
+  trigger: triggerSchema,
+  /** When the limit ends the session. */
+  deadlineAt: isoTime,
+  /** The warning point: this many seconds before the deadline. */
+  point: z.number().int().min(1),
+  /** Seconds left when the warning was recorded. */
+  secondsLeft: z.number().int().min(0),
+});
+
 const ruleChangeEntrySchema = z.strictObject({
   id: z.string().min(1),
   createdAt: isoTime,
@@ -84,11 +101,13 @@ const ruleChangeEntrySchema = z.strictObject({
 export const auditEntrySchema = z.discriminatedUnion("action", [
   kickEntrySchema,
   wouldKickEntrySchema,
+  timeWarningEntrySchema,
   ruleChangeEntrySchema,
 ]);
 export type AuditEntry = z.output<typeof auditEntrySchema>;
 export type KickEntry = z.output<typeof kickEntrySchema>;
 export type RuleChangeEntry = z.output<typeof ruleChangeEntrySchema>;
+export type TimeWarningEntry = z.output<typeof timeWarningEntrySchema>;
 
 /** What finalising a kick records. */
 export interface KickResult {
@@ -115,6 +134,9 @@ export interface OpenKick {
 export const auditEntryIds = {
   kick: (participantSid: string) => `kick:${participantSid}`,
   wouldKick: (participantSid: string, ruleId: string) => `would-kick:${participantSid}:${ruleId}`,
+  /** Once per point, session and rule version: a changed limit warns again at its new times. */
+  timeWarning: (participantSid: string, ruleId: string, version: number, point: number) =>
+    `time-warning:${participantSid}:${ruleId}@${version}:${point}`,
   /** With the change's time: a rule deleted and created again under its id starts again at version 1. */
   ruleChange: (ruleId: string, version: number, change: RuleChangeEntry["change"], at: string) =>
     `rule:${ruleId}:${version}:${change}:${at}`,

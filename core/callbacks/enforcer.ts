@@ -108,7 +108,7 @@ export async function enforceCallback(
   const kicks = await Promise.all(decisions.map((action) => kick(action, trigger, envelope.receivedAt, deps, budget)));
   await Promise.all([
     ...actions
-      .filter((action) => action.type === "set-deadline" || action.type === "clear-deadline")
+      .filter((action) => action.type === "set-deadline" || action.type === "clear-deadline" || action.type === "warn")
       .map((action) =>
         // Another session's write is ordered by that session's own newest event, not by this callback's.
         apply(

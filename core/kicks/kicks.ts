@@ -45,15 +45,43 @@ export async function apply(
 ): Promise<KickReport | undefined> {
   switch (action.type) {
     case "set-deadline":
-      await deps.sessions.setDeadline(action.session, action.deadlineAt, action.rule.id, eventAt);
+      await deps.sessions.setDeadline(action.session, action.deadlineAt, action.rule.id, eventAt, action.endsAt);
       return undefined;
     case "clear-deadline":
       await deps.sessions.clearDeadline(action.session, eventAt);
+      return undefined;
+    case "warn":
+      await warn(action, trigger, deps);
       return undefined;
     case "would-kick":
     case "kick":
       return kick(action, trigger, startedAt, deps, budget);
   }
+}
+
+/** Records a time warning once (per point, session and rule version); a repeated decision finds it written. */
+export async function warn(
+  action: Extract<Action, { type: "warn" }>,
+  trigger: Trigger,
+  deps: Pick<KickDependencies, "audit" | "clock">,
+): Promise<void> {
+  const { session, rule, point, deadlineAt } = action;
+  const now = deps.clock.now();
+  await beginOrFind(
+    {
+      id: auditEntryIds.timeWarning(session.participantSid, rule.id, rule.version, point),
+      createdAt: new Date(now).toISOString(),
+      action: "time-warning",
+      room: { sid: session.roomSid, name: session.roomName },
+      participant: { sid: session.participantSid, identity: session.identity },
+      rule: { ...ruleRef(rule), snapshot: rule },
+      trigger,
+      deadlineAt: new Date(deadlineAt).toISOString(),
+      point,
+      secondsLeft: Math.max(0, Math.ceil((deadlineAt - now) / 1000)),
+    },
+    deps,
+  );
 }
 
 /** Write-ahead, kick, finalise: the audit entry exists before Twilio is called, whatever happens next. */

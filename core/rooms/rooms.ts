@@ -71,7 +71,9 @@ export async function listRooms(
   const rooms = await Promise.all(
     page.map(async (room) => {
       const live = (await deps.sessions.roomSessions(room.sid)).filter(isLive);
-      const deadlines = live.flatMap((session) => (session.deadline === undefined ? [] : [session.deadline.at]));
+      const deadlines = live.flatMap((session) =>
+        session.deadline === undefined ? [] : [session.deadline.endsAt ?? session.deadline.at],
+      );
       return {
         sid: room.sid,
         name: room.name,
@@ -157,7 +159,7 @@ export async function showRoom(deps: RoomDependencies, ref: string): Promise<Roo
           ? {}
           : {
               deadline: {
-                at: session.deadline.at,
+                at: session.deadline.endsAt ?? session.deadline.at,
                 rule: deadlineRule === undefined ? { id: session.deadline.ruleId } : ruleRef(deadlineRule),
               },
             }),

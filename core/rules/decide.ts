@@ -16,6 +16,7 @@ import {
   type RuleRef,
   ruleRef,
   type Wait,
+  warningsOf,
 } from "./rules.ts";
 
 /**
@@ -42,9 +43,22 @@ export type Action =
       readonly session: Session;
       readonly deadlineAt: number;
       readonly rule: Rule;
+      /** When `rule` ends the session, if the deadline is an earlier check on the way (a warning point). */
+      readonly endsAt?: number;
     }
   /** The session ended: it has no deadline any more. */
-  | { readonly type: "clear-deadline"; readonly session: Session };
+  | { readonly type: "clear-deadline"; readonly session: Session }
+  /**
+   * Warn the session that `rule` ends it at `deadlineAt`: its warning point `point` seconds before has passed
+   * (recorded once per point, session and rule version).
+   */
+  | {
+      readonly type: "warn";
+      readonly session: Session;
+      readonly rule: Rule;
+      readonly point: number;
+      readonly deadlineAt: number;
+    };
 
 /**
  * Decides what a participant event requires, from the presence state the event's write returned.
@@ -95,18 +109,36 @@ export function evaluate(subject: Session, presence: Presence, rules: readonly R
     });
 
   const subjectKicked = actions.some((action) => action.type === "kick" && action.session === subject);
+  // Warnings: of the points passed before the end, the latest (a late joiner gets the one it is within, not all).
+  const points = subjectKicked ? [] : warningsOf(inForce, subject, presence);
+  const due = points
+    .filter(({ at, deadlineAt }) => at <= now && now < deadlineAt)
+    .sort((a, b) => b.at - a.at || a.point - b.point)[0];
+  if (due !== undefined) {
+    actions.push({ type: "warn", session: subject, rule: due.rule, point: due.point, deadlineAt: due.deadlineAt });
+  }
   /** The next time a session must be decided again: its next limit's deadline, or the end of a settle wait. */
   const nextCheck = (session: Session, passed: boolean) => {
     const wait = settling.get(session.participantSid);
     const candidates: Deadline<Rule>[] = [
       ...deadlines(session).filter(({ deadlineAt }) => passed || deadlineAt > now),
+      ...(session === subject
+        ? points.filter(({ at }) => at > now).map(({ at, rule }) => ({ deadlineAt: at, rule }))
+        : []),
       ...(wait === undefined ? [] : [{ deadlineAt: wait.until, rule: wait.rule }]),
     ];
     return candidates.sort((a, b) => a.deadlineAt - b.deadlineAt)[0];
   };
   const next = nextCheck(subject, false);
   if (next !== undefined && !subjectKicked) {
-    actions.push({ type: "set-deadline", session: subject, deadlineAt: next.deadlineAt, rule: next.rule });
+    const ends = points.find((point) => point.at === next.deadlineAt && point.rule === next.rule)?.deadlineAt;
+    actions.push({
+      type: "set-deadline",
+      session: subject,
+      deadlineAt: next.deadlineAt,
+      rule: next.rule,
+      ...(ends === undefined ? {} : { endsAt: ends }),
+    });
   }
   for (const { session } of settling.values()) {
     if (session === subject || matches.has(session.participantSid)) continue;

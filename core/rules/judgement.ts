@@ -24,6 +24,14 @@ export interface Wait<R> {
   readonly rule: R;
 }
 
+/** A warning point: `point` seconds before the rule ends the session at `deadlineAt`, i.e. at `at`. */
+export interface WarningPoint<R> {
+  readonly rule: R;
+  readonly point: number;
+  readonly at: number;
+  readonly deadlineAt: number;
+}
+
 export interface KindJudgement<R> {
   /** Matches and waits for `subject` (and, for rules about an identity's sessions together, its siblings). */
   judge(
@@ -36,4 +44,6 @@ export interface KindJudgement<R> {
   deadlines(rules: readonly R[], session: Session, presence: Presence): Deadline<R>[];
   /** Why the rule would disconnect `subject`, in words for an operator (the join decision's answer). */
   denial(rule: R, subject: Session, presence: Presence): string;
+  /** The points, passed or not, at which the session is to be warned of the end the rule will put to it. */
+  warnings?(rules: readonly R[], session: Session, presence: Presence): WarningPoint<R>[];
 }

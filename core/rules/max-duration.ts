@@ -8,17 +8,45 @@ import type { KindJudgement } from "./judgement.ts";
  * does not reset it), in the rooms and for the identities in its scope. The smallest applicable limit wins.
  */
 
-export const maxDurationSpec = z.strictObject({
-  kind: z.literal("max-duration"),
-  ...specCommon,
-  limitSeconds: z
-    .number({ error: "expected a number of seconds" })
-    .int("expected a whole number of seconds")
-    .min(1, "expected at least 1 second")
-    .max(7 * 24 * 3600, "expected at most 7 days (604800 seconds)"),
-  roomPattern: pattern.optional(),
-  identityPattern: pattern.optional(),
-});
+export const maxDurationSpec = z
+  .strictObject({
+    kind: z.literal("max-duration"),
+    ...specCommon,
+    limitSeconds: z
+      .number({ error: "expected a number of seconds" })
+      .int("expected a whole number of seconds")
+      .min(1, "expected at least 1 second")
+      .max(7 * 24 * 3600, "expected at most 7 days (604800 seconds)"),
+    roomPattern: pattern.optional(),
+    identityPattern: pattern.optional(),
+    /**
+     * Seconds before the deadline at which a `participant.time-warning` is recorded (e.g. [300, 60]), each shorter
+     * than the limit; enforcing limits only.
+     */
+    warnBeforeSeconds: z
+      .array(
+        z
+          .number({ error: "expected a number of seconds" })
+          .int("expected a whole number of seconds")
+          .min(1, "expected at least 1 second"),
+      )
+      .min(1, "expected at least one warning point, or no warnBeforeSeconds")
+      .max(10, "expected at most 10 warning points")
+      .optional(),
+  })
+  .superRefine((rule, context) => {
+    const points = rule.warnBeforeSeconds ?? [];
+    points.forEach((point, index) => {
+      if (point >= rule.limitSeconds)
+        context.addIssue({
+          code: "custom",
+          path: ["warnBeforeSeconds", index],
+          message: `expected less than limitSeconds (${rule.limitSeconds})`,
+        });
+      if (points.indexOf(point) !== index)
+        context.addIssue({ code: "custom", path: ["warnBeforeSeconds", index], message: "expected each point once" });
+    });
+  });
 
 /** A stored time limit. */
 export const maxDurationRule = maxDurationSpec.safeExtend(ruleMeta);
@@ -62,4 +90,18 @@ export const maxDurationJudgement: KindJudgement<MaxDuration> = {
     });
   },
   denial: (limit) => `the ${limit.limitSeconds} s limit in this room is used up (a rejoin does not reset it)`,
+  warnings: (limits, session, presence) => {
+    const limit = smallestLimit(
+      limits.filter((rule) => rule.mode === "enforce"),
+      session,
+    );
+    if (limit === undefined) return [];
+    const deadlineAt = clockStart(presence, session) + limit.limitSeconds * 1000;
+    return (limit.warnBeforeSeconds ?? []).map((point) => ({
+      rule: limit,
+      point,
+      at: deadlineAt - point * 1000,
+      deadlineAt,
+    }));
+  },
 };

@@ -9,7 +9,7 @@ import {
   duplicateScopeIncludes,
 } from "./duplicate-identity.ts";
 import { type RuleMode, ruleIdSchema } from "./fields.ts";
-import type { Deadline, KindJudgement, Match, Wait } from "./judgement.ts";
+import type { Deadline, KindJudgement, Match, Wait, WarningPoint } from "./judgement.ts";
 import {
   type MaxDuration,
   maxDurationApplies,
@@ -27,7 +27,7 @@ import {
  */
 
 export { type RuleMode, ruleModes } from "./fields.ts";
-export type { Ban, Deadline, DuplicateIdentity, Match, MaxDuration, Wait };
+export type { Ban, Deadline, DuplicateIdentity, Match, MaxDuration, Wait, WarningPoint };
 export { banMatches, duplicateScopeIncludes, maxDurationApplies, ruleIdSchema };
 
 export const ruleSpecSchema = z.discriminatedUnion("kind", [banSpec, maxDurationSpec, duplicateIdentitySpec]);
@@ -93,6 +93,10 @@ export function judge(
 /** Every kind's deadlines for `session`, over `rules` (in force), passed or not. */
 export const deadlinesOf = (rules: readonly Rule[], session: Session, presence: Presence): Deadline<Rule>[] =>
   judgements(rules).flatMap(({ judgement, rules: own }) => judgement.deadlines(own, session, presence));
+
+/** Every kind's warning points for `session`, over `rules` (in force), passed or not. */
+export const warningsOf = (rules: readonly Rule[], session: Session, presence: Presence): WarningPoint<Rule>[] =>
+  judgements(rules).flatMap(({ judgement, rules: own }) => judgement.warnings?.(own, session, presence) ?? []);
 
 /** Why the rule would disconnect `subject`, in words for an operator. */
 export const denialOf = (rule: Rule, subject: Session, presence: Presence): string =>

@@ -265,10 +265,11 @@ export function dynamoPresence({ client, tableName }: Table): PresenceStore {
 /** Deadlines: on the session items, sharded over the `byDeadline` index. */
 export function dynamoDeadlines({ client, tableName, shards, options }: Table): DeadlineStore {
   return {
-    async setDeadline(session, deadlineAt, ruleId, eventAt) {
+    async setDeadline(session, deadlineAt, ruleId, eventAt, endsAt) {
       await updateUnlessNewer(client, tableName, session, eventAt, "set deadline", {
-        set: ["deadlineShard = :shard", "deadlineAt = :deadline", "ruleId = :rule"],
+        set: ["deadlineShard = :shard", "deadlineAt = :deadline", "ruleId = :rule", "endsAt = :ends"],
         values: {
+          ":ends": endsAt ?? deadlineAt,
           ":shard": shardOf(DEADLINE_SHARD, `${session.roomSid}#${session.participantSid}`, shards),
           ":deadline": deadlineAt,
           ":rule": ruleId,
@@ -279,7 +280,7 @@ export function dynamoDeadlines({ client, tableName, shards, options }: Table): 
     async clearDeadline(session, eventAt) {
       await updateUnlessNewer(client, tableName, session, eventAt, "clear deadline", {
         set: [],
-        remove: ["deadlineShard", "deadlineAt", "ruleId"],
+        remove: ["deadlineShard", "deadlineAt", "ruleId", "endsAt"],
         values: { ":expires": Math.ceil((eventAt + DAY) / 1000) },
       });
     },
@@ -454,6 +455,7 @@ const trackedSessionSchema = z.pipe(
     connectedAt: z.optional(z.number()),
     deadlineAt: z.optional(z.number()),
     ruleId: z.optional(z.string()),
+    endsAt: z.optional(z.number()),
   }),
   z.transform(
     (item): TrackedSession => ({
@@ -466,7 +468,13 @@ const trackedSessionSchema = z.pipe(
       ...(item.connectedAt === undefined ? {} : { connectedAt: item.connectedAt }),
       ...(item.deadlineAt === undefined || item.ruleId === undefined
         ? {}
-        : { deadline: { at: item.deadlineAt, ruleId: item.ruleId } }),
+        : {
+            deadline: {
+              at: item.deadlineAt,
+              ruleId: item.ruleId,
+              ...(item.endsAt === undefined || item.endsAt === item.deadlineAt ? {} : { endsAt: item.endsAt }),
+            },
+          }),
     }),
   ),
 );

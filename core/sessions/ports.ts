@@ -32,8 +32,11 @@ export interface PresenceStore {
 
 /** Session deadlines: max-duration limits and duplicate re-checks, due for the sweep. */
 export interface DeadlineStore {
-  /** Sets the deadline unless an event newer than `eventAt` already set or cleared it. */
-  setDeadline(session: Session, deadlineAt: number, ruleId: string, eventAt: number): Promise<void>;
+  /**
+   * Sets the deadline unless an event newer than `eventAt` already set or cleared it. `endsAt`: when a limit ends the
+   * session, when the deadline is an earlier check (a warning point), for the operators' room view.
+   */
+  setDeadline(session: Session, deadlineAt: number, ruleId: string, eventAt: number, endsAt?: number): Promise<void>;
   /** Clears the deadline unless an event newer than `eventAt` already set it. */
   clearDeadline(session: Session, eventAt: number): Promise<void>;
   /** Deadlines due at or before `now`, earliest first: reads proportional to the due sessions only. */
@@ -87,7 +90,7 @@ export interface TrackedSession {
   /** The session's first connect (epoch ms), once recorded. */
   readonly connectedAt?: number;
   /** The time limit or re-check due for this session, and the rule behind it. */
-  readonly deadline?: { readonly at: number; readonly ruleId: string };
+  readonly deadline?: { readonly at: number; readonly ruleId: string; readonly endsAt?: number };
 }
 
 export interface SweepState {

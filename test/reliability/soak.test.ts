@@ -940,7 +940,7 @@ describe("randomized soak", () => {
             entry.outcome === "disconnected" || entry.outcome === "already-gone",
             () => `kick entry ${entry.id} left ${entry.outcome} (attempts ${entry.attempts})`,
           );
-        } else {
+        } else if (entry.action === "would-kick") {
           wouldKicks.set(key, entry);
           check(
             entry.id === auditEntryIds.wouldKick(entry.participant.sid, entry.rule?.id),
