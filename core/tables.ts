@@ -75,7 +75,8 @@ export const sessionsTable = {
  * Audit trail: one item per decision, `pk = entry#<entryId>`, never deleted by the application (TTL only).
  * Sorted by `at` (`<ISO time>#<entryId>`, unique and time-ordered) within each query index. Kicks not yet final
  * (pending, or failed and not given up) carry `retryShard`/`retryAt`, so `byRetry` lists exactly what the sweep must
- * try again, by due time.
+ * try again, by due time. Entries whose state is not published yet carry `outboxShard`/`outboxAt` (the outbox),
+ * set in the same write as the state, so `byOutbox` lists exactly the events still to publish.
  */
 export const auditTable = {
   name: "Audit",
@@ -88,6 +89,8 @@ export const auditTable = {
     month: "string",
     retryShard: "string",
     retryAt: "number",
+    outboxShard: "string",
+    outboxAt: "number",
   },
   primaryIndex: { hashKey: "pk" },
   globalIndexes: {
@@ -96,6 +99,7 @@ export const auditTable = {
     byRule: { hashKey: "ruleId", rangeKey: "at" },
     byMonth: { hashKey: "month", rangeKey: "at" },
     byRetry: { hashKey: "retryShard", rangeKey: "retryAt" },
+    byOutbox: { hashKey: "outboxShard", rangeKey: "outboxAt" },
   },
   ttl: "expiresAt",
 } as const satisfies TableDefinition;

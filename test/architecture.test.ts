@@ -10,10 +10,11 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), "..");
 /**
- * The files that may import `@aws-sdk/*`: the adapters, named for what they adapt (`dynamo-*.ts`, `sqs-*.ts`, in
- * the domain folder they serve) and the DynamoDB plumbing they share (core/dynamo/).
+ * The files that may import `@aws-sdk/*`: the adapters, named for what they adapt (`dynamo-*.ts`, `sqs-*.ts`,
+ * `eventbridge-*.ts`, in the domain folder they serve) and the DynamoDB plumbing they share (core/dynamo/).
  */
-const isAdapter = (file: string) => file.startsWith("core/dynamo/") || /\/(dynamo|sqs)-[^/]+\.ts$/.test(file);
+const isAdapter = (file: string) =>
+  file.startsWith("core/dynamo/") || /\/(dynamo|sqs|eventbridge)-[^/]+\.ts$/.test(file);
 
 function sourceFiles(folder: string): string[] {
   return readdirSync(join(ROOT, folder)).flatMap((name) => {

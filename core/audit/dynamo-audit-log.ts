@@ -20,11 +20,13 @@ import type { AuditLog } from "./ports.ts";
 type Item = Record<string, NativeAttributeValue>;
 type IndexName = keyof typeof auditTable.globalIndexes;
 
-const entryKey = (id: string) => ({ pk: `entry#${id}` });
+export const entryKey = (id: string) => ({ pk: `entry#${id}` });
 /** The prefix of the `byRetry` shard keys (`open#<n>`); `byMonth` keys are `<yyyy-mm>#<n>`. */
 const RETRY_SHARD = "open";
+/** The prefix of the `byOutbox` shard keys (`outbox#<n>`): entries whose event is still to publish. */
+export const OUTBOX_SHARD = "outbox";
 
-const readEntry = (item: Item | undefined): AuditEntry | undefined =>
+export const readEntry = (item: Item | undefined): AuditEntry | undefined =>
   item?.entry === undefined ? undefined : parse(auditEntrySchema, item.entry, "stored audit entry");
 
 /** `<ISO time>#<id>`: unique, and in time order as a string, whatever offset the entry's time was written with. */
@@ -143,11 +145,18 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
         ":finalizedAt": result.finalizedAt,
         ":pending": "pending",
         ":kick": "kick",
+        ":outbox": shardOf(OUTBOX_SHARD, id, options.shards),
+        ":outboxAt": Date.parse(result.finalizedAt),
+        ":zero": 0,
       };
       const sets = [
         "#entry.#outcome = :outcome",
         "#entry.#attempts = #entry.#attempts + :attempts",
         "#entry.#finalizedAt = :finalizedAt",
+        // The outcome's event, in the same write.
+        "outboxShard = :outbox",
+        "outboxAt = :outboxAt",
+        "outboxAttempts = :zero",
       ];
       if (result.latencyMs !== undefined) {
         names["#latency"] = "latencyMs";
@@ -419,6 +428,10 @@ export function auditEntryPut(
             retryAt: Date.parse(valid.createdAt) + options.pendingGraceMs,
           }
         : {}),
+      // Its event, in the same write: every entry but a pending kick (whose event waits for its outcome).
+      ...(valid.action === "kick" && valid.outcome === "pending"
+        ? {}
+        : { outboxShard: shardOf(OUTBOX_SHARD, valid.id, options.shards), outboxAt: Date.parse(valid.createdAt) }),
       expiresAt: Math.ceil(Date.parse(valid.createdAt) / 1000) + options.retentionDays * 86_400,
     },
     // The decision key is the item key: whoever writes first owns the decision; a replay finds its entry.

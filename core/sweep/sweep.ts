@@ -2,6 +2,7 @@ import type { Trigger } from "../audit/audit.ts";
 import type { EnforcerDependencies } from "../callbacks/enforcer.ts";
 import { inParallel } from "../concurrency.ts";
 import { AuditEntryFinalizedError } from "../errors.ts";
+import { type PublishDependencies, type PublishReport, publishEvents } from "../events/publish.ts";
 import { apply, disconnect, type KickReport } from "../kicks/kicks.ts";
 import { type Action, evaluate } from "../rules/decide.ts";
 import type { RuleChange, RuleStore } from "../rules/ports.ts";
@@ -19,6 +20,8 @@ import type { CallBudget, ParticipantStatus } from "../video/video.ts";
 
 export interface SweepDependencies extends EnforcerDependencies {
   readonly ruleStore: RuleStore;
+  /** The event stream's outbox and sink: each run publishes what is marked (none configured: nothing is). */
+  readonly events?: PublishDependencies;
 }
 
 export interface SweepOptions {
@@ -58,6 +61,8 @@ export interface SweepReport {
    * the next run should start, at the latest, for that deadline to be enforced on time.
    */
   readonly nextDeadlineAt?: number;
+  /** What this run published of the event outbox; `error` when the outbox could not be read or updated. */
+  readonly events?: PublishReport | { readonly error: string };
 }
 
 const idle: Omit<SweepReport, "ran"> = {
@@ -105,7 +110,8 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
     }
 
     const ahead = nextDeadlineAt === undefined ? {} : { nextDeadlineAt };
-    if (options.deadlinesOnly === true) return { ran: true, ...idle, deadlinesDue: due.length, kicks, ...ahead };
+    if (options.deadlinesOnly === true)
+      return { ran: true, ...idle, deadlinesDue: due.length, kicks, ...ahead, ...(await publish(deps)) };
 
     const open = await deps.audit.openKicks(startedAt, options.batch);
     for (const report of await inParallel(open, SWEEP_CONCURRENCY, ({ entry, retryAt }) =>
@@ -142,9 +148,20 @@ export async function sweep(deps: SweepDependencies, options: SweepOptions): Pro
       unknownRooms: reconciled.unknownRooms,
       kicks,
       ...ahead,
+      ...(await publish(deps)),
     };
   } finally {
     await deps.sessions.releaseSweep(options.owner, ruleState);
+  }
+}
+
+/** Publishes the outbox last, so that this run's own decisions go out with it. */
+async function publish(deps: SweepDependencies): Promise<Pick<SweepReport, "events">> {
+  if (deps.events === undefined) return {};
+  try {
+    return { events: await publishEvents(deps.events) };
+  } catch (error) {
+    return { events: { error: error instanceof Error ? error.message : String(error) } };
   }
 }
 
