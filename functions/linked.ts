@@ -14,6 +14,7 @@ export const linkedVariables = {
   SESSIONS_TABLE: { link: "Sessions", property: "name" },
   AUDIT_TABLE: { link: "Audit", property: "name" },
   CALLBACK_QUEUE_URL: { link: "Callbacks", property: "url" },
+  EVENT_BUS_NAME: { link: "Events", property: "name" },
 } as const;
 
 /**

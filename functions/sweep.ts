@@ -1,6 +1,6 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, ScheduledEvent } from "aws-lambda";
-import { loadStoreConfig, loadSweepConfig, loadTwilioConfig } from "../core/composition/config.ts";
+import { loadEventsConfig, loadStoreConfig, loadSweepConfig, loadTwilioConfig } from "../core/composition/config.ts";
 import { sweepDependencies } from "../core/composition/runtime.ts";
 import type { SweepDependencies, SweepReport } from "../core/sweep/sweep.ts";
 import {
@@ -22,6 +22,18 @@ export function createSweepRun(deps: SweepDependencies, { logger, metrics }: Obs
         for (const kick of report.kicks) {
           metrics.addMetric(kick.outcome === "failed" ? "KickFailures" : "SweepKicks", MetricUnit.Count, 1);
           logger.info("rule enforced by the sweep", { kick });
+        }
+        if (report.events !== undefined) {
+          if ("error" in report.events) logger.error("event outbox not published", { error: report.events.error });
+          else {
+            metrics.addMetric("EventsPublished", MetricUnit.Count, report.events.published);
+            metrics.addMetric("EventPublishFailures", MetricUnit.Count, report.events.failed);
+            metrics.addMetric("EventsDeadLettered", MetricUnit.Count, report.events.deadLettered);
+            if (report.events.deadLettered > 0)
+              logger.error("events given up after every attempt: their audit entries carry outboxDeadAt", {
+                count: report.events.deadLettered,
+              });
+          }
         }
         metrics.addMetric("SessionsAdopted", MetricUnit.Count, report.sessionsAdopted);
         metrics.addMetric("SessionsClosed", MetricUnit.Count, report.sessionsClosed);
@@ -61,7 +73,13 @@ export const handler = (event: ScheduledEvent, context: Context) => {
   if (handle === undefined) {
     const environment = linkedEnvironment();
     const observe = observability("sweep");
-    const deps = sweepDependencies(loadStoreConfig(environment), loadTwilioConfig(environment));
+    const deps = sweepDependencies(
+      loadStoreConfig(environment),
+      loadTwilioConfig(environment),
+      undefined,
+      0,
+      loadEventsConfig(environment, { required: true }),
+    );
     handle = createSweepHandler(createSweepRun(deps, observe, loadSweepConfig(environment)), observe.logger);
   }
   return handle(event, context);

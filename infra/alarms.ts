@@ -105,6 +105,18 @@ export function alarms(deadLetters: sst.aws.Queue) {
     dimensions: { service: "webhook" },
     statistic: "Sum",
   });
+  alarm(
+    "EventsDeadLetteredAlarm",
+    "Events given up after an hour of failed publishes: consumers missed them (their audit entries carry outboxDeadAt)",
+    { namespace: "RoomWarden", metricName: "EventsDeadLettered", dimensions: { service: "sweep" }, statistic: "Sum" },
+  );
+  // A run every 5 s: more than 11 failures in a minute is a bus failing for the whole minute, not one throttle.
+  alarm(
+    "EventPublishFailuresAlarm",
+    "The event bus refused or did not answer for a minute: events wait in the outbox",
+    { namespace: "RoomWarden", metricName: "EventPublishFailures", dimensions: { service: "sweep" }, statistic: "Sum" },
+    11,
+  );
   alarm("RoomsUnknownToTwilioAlarm", "Rooms with live sessions that Twilio does not know with these credentials", {
     namespace: "RoomWarden",
     metricName: "RoomsUnknownToTwilio",

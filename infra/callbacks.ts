@@ -5,7 +5,10 @@ type Storage = ReturnType<typeof storage>;
 type Secrets = ReturnType<typeof secrets>;
 type Runtime = ReturnType<typeof runtime>;
 
-/** The callback queue (FIFO, with its dead-letter queue), the enforcer consuming it, and the sweep's schedule. */
+/**
+ * The callback queue (FIFO, with its dead-letter queue), the enforcer consuming it, the sweep's schedule, and the
+ * event bus the sweep publishes the event stream to (consumers subscribe with EventBridge rules on it).
+ */
 export function callbackProcessing({ rules, sessions, audit }: Storage, twilio: Secrets, runtime: Runtime) {
   const {
     accountSid: twilioAccountSid,
@@ -36,7 +39,10 @@ export function callbackProcessing({ rules, sessions, audit }: Storage, twilio: 
     { batch: { size: 10, partialResponses: true } },
   );
 
-  // Every minute; each run sweeps every few seconds until the next one starts (see functions/sweep.ts).
+  const events = new sst.aws.Bus("Events");
+
+  // Every minute; each run sweeps every few seconds until the next one starts (see functions/sweep.ts), and
+  // publishes the event outbox to the bus.
   new sst.aws.CronV2("Sweep", {
     schedule: "rate(1 minute)",
     function: {
@@ -44,9 +50,9 @@ export function callbackProcessing({ rules, sessions, audit }: Storage, twilio: 
       ...runtime,
       memory: "512 MB",
       timeout: "70 seconds",
-      link: [rules, sessions, audit, twilioAccountSid, twilioAuthToken, twilioApiKey, twilioApiSecret],
+      link: [rules, sessions, audit, events, twilioAccountSid, twilioAuthToken, twilioApiKey, twilioApiSecret],
     },
   });
 
-  return { callbacks, deadLetters };
+  return { callbacks, deadLetters, events };
 }

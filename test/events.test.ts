@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type AuditEntry, auditEntryIds, type KickEntry } from "../core/audit/audit.ts";
 import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
 import type { AuditLog } from "../core/audit/ports.ts";
@@ -13,9 +13,11 @@ import type { EventOutbox, EventSink } from "../core/events/ports.ts";
 import { MAX_PUBLISH_ATTEMPTS, publishEvents } from "../core/events/publish.ts";
 import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
 import { ruleRef } from "../core/rules/rules.ts";
+import { sweep } from "../core/sweep/sweep.ts";
 import type { TableNames } from "../core/tables.ts";
 import { EVENT_SCHEMA_FILE, renderEventSchema } from "../local/write-openapi.ts";
 import { rule, sid, T0 } from "./fixtures/domain.ts";
+import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
 import { createTestTables } from "./support/tables.ts";
 
 /**
@@ -277,5 +279,49 @@ describe("to EventBridge (aws-sdk-client-mock: no local EventBridge exists)", ()
       .resolves({ FailedEntryCount: 0, Entries: [{ EventId: "c" }, { EventId: "d" }, { EventId: "e" }] });
     const result = await eventBridgeSink("bus", new EventBridgeClient({ region: "us-east-1" })).publish(events);
     expect(result.failed).toEqual([events[1]?.id, ...events.slice(10, 20).map((e) => e.id)]);
+  });
+});
+
+describe("published by the sweep, end to end (emulator, handlers, DynamoDB Local)", () => {
+  let h: PipelineHarness;
+  beforeAll(async () => {
+    h = await startPipelineHarness();
+  });
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  it("each run publishes what the enforcer, the sweep and the operators wrote since, as the audit trail has it", async () => {
+    const taken: RoomWardenEvent[] = [];
+    const events = {
+      outbox: dynamoEventOutbox(h.client, h.names.Audit),
+      sink: {
+        async publish(batch: readonly RoomWardenEvent[]) {
+          taken.push(...batch);
+          return { failed: [] };
+        },
+      },
+    };
+    const run = () =>
+      sweep({ ...h.sweepDeps, events }, { owner: "events", leaseMs: 30_000, batch: 100, reconcile: false });
+    await h.addRule({ kind: "ban", identity: "evented-eve", reason: "abuse" });
+    const roomSid = await h.room("evented-1");
+    const eve = await h.emulator.join(roomSid, "evented-eve");
+    await h.settle();
+
+    const report = await run();
+    expect(report.events).toEqual({ published: 1, failed: 0, deadLettered: 0 });
+    const entry = await h.audit.get(auditEntryIds.kick(eve.sid));
+    expect(taken).toEqual([
+      {
+        id: `${auditEntryIds.kick(eve.sid)}:disconnected:1`,
+        type: "participant.kicked",
+        version: 1,
+        source: "room-warden",
+        time: (entry as KickEntry).finalizedAt,
+        data: entry,
+      },
+    ]);
+    expect((await run()).events).toEqual({ published: 0, failed: 0, deadLettered: 0 });
   });
 });

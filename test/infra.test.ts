@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadStoreConfig, loadTwilioConfig, loadWebhookConfig } from "../core/composition/config.ts";
+import { loadEventsConfig, loadStoreConfig, loadTwilioConfig, loadWebhookConfig } from "../core/composition/config.ts";
 import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/composition/runtime.ts";
 import { webhookDependencies } from "../core/composition/webhook-runtime.ts";
 import { RULE_CHANGE_OVERLAP_MS } from "../core/sweep/sweep.ts";
@@ -94,6 +94,11 @@ async function evaluate(stage: string, env: Record<string, string> = {}) {
           functions.push({ via: `Queue ${this.name}`, handler: String(args.handler), args, options });
         }
       },
+      Bus: class extends Recorded {
+        constructor(name: string, args: Record<string, unknown> = {}) {
+          super("Bus", name, args);
+        }
+      },
       CronV2: class extends Recorded {
         constructor(name: string, args: Record<string, unknown>) {
           super("CronV2", name, args);
@@ -170,7 +175,14 @@ const fakeResource = (name: string): Record<string, string> => ({
 const builders: Record<string, (env: Record<string, string | undefined>) => unknown> = {
   "functions/webhook.handler": (env) => webhookDependencies(loadWebhookConfig(env)),
   "functions/enforcer.handler": (env) => enforcerDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
-  "functions/sweep.handler": (env) => sweepDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
+  "functions/sweep.handler": (env) =>
+    sweepDependencies(
+      loadStoreConfig(env),
+      loadTwilioConfig(env),
+      undefined,
+      0,
+      loadEventsConfig(env, { required: true }),
+    ),
   "functions/admin.handler": (env) => adminDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
 };
 
@@ -236,6 +248,7 @@ describe("sst.config.ts wiring", () => {
         "RULES_TABLE",
         "SESSIONS_TABLE",
         "AUDIT_TABLE",
+        "EVENT_BUS_NAME",
       ],
       "functions/admin.handler": [
         "TWILIO_ACCOUNT_SID",
@@ -345,6 +358,8 @@ describe("sst.config.ts wiring", () => {
       "CallbacksForbiddenAlarm",
       "CallbacksWrongAccountAlarm",
       "DeadLettersAlarm",
+      "EventPublishFailuresAlarm",
+      "EventsDeadLetteredAlarm",
       "KickFailuresAlarm",
       "RoomsUnknownToTwilioAlarm",
       "WebhookErrorsAlarm",
@@ -355,9 +370,16 @@ describe("sst.config.ts wiring", () => {
       ["WebhookErrorsAlarm", "WebhookErrors", "webhook"],
       ["CallbacksWrongAccountAlarm", "CallbacksWrongAccount", "webhook"],
       ["RoomsUnknownToTwilioAlarm", "RoomsUnknownToTwilio", "sweep"],
+      ["EventsDeadLetteredAlarm", "EventsDeadLettered", "sweep"],
     ] as const) {
       expect(byName(name), name).toMatchObject({ metricName, dimensions: { service }, threshold: 0 });
     }
+    // A bus refusing for a whole minute of runs (one every 5 s), not one throttled publish.
+    expect(byName("EventPublishFailuresAlarm")).toMatchObject({
+      metricName: "EventPublishFailures",
+      dimensions: { service: "sweep" },
+      threshold: 11,
+    });
     // Metric math: the queries it reads, by id, and the expression over them.
     const queries = (name: string) => {
       const list = byName(name).metricQueries as {
@@ -400,7 +422,7 @@ describe("sst.config.ts wiring", () => {
           ),
     );
     const ours = read.filter((m) => m.namespace === "RoomWarden").map((m) => m.metricName);
-    expect(ours).toHaveLength(9);
+    expect(ours).toHaveLength(11);
     for (const name of ours) expect(published, name).toContain(name);
     expect(components.some((c) => c.type === "sns.TopicSubscription")).toBe(false);
     await evaluate("production", { ALARM_EMAIL: "ops@example.com" });

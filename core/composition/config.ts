@@ -173,6 +173,26 @@ export interface SweepConfig {
   readonly reconcileEveryMs: number;
 }
 
+const eventsEnvironment = z.object({
+  EVENT_BUS_NAME: z.optional(z.string().check(z.minLength(1, "must not be empty"), z.maxLength(256))),
+});
+
+export interface EventsConfig {
+  /** The EventBridge bus the sweep publishes the event stream to; none: events stay in the outbox. */
+  readonly busName?: string;
+}
+
+/** `required`: in AWS the sweep must have its bus (linked by sst.config.ts); locally there is none. */
+export function loadEventsConfig(env: Environment, { required = false } = {}): EventsConfig {
+  const config = parseEnvironment(eventsEnvironment, env);
+  if (config.EVENT_BUS_NAME === undefined) {
+    if (required)
+      throw new ConfigError([{ field: "EVENT_BUS_NAME", message: "required: the event bus to publish to" }]);
+    return {};
+  }
+  return { busName: config.EVENT_BUS_NAME };
+}
+
 export function loadSweepConfig(env: Environment): SweepConfig {
   const config = parseEnvironment(sweepEnvironment, env);
   return { reconcileEveryMs: config.RECONCILE_EVERY_SECONDS * 1000 };

@@ -3,13 +3,15 @@ import { dynamoAuditLog } from "../audit/dynamo-audit-log.ts";
 import type { EnforcerDependencies } from "../callbacks/enforcer.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { createDocumentClient } from "../dynamo/client.ts";
+import { dynamoEventOutbox } from "../events/dynamo-event-outbox.ts";
+import { eventBridgeSink } from "../events/eventbridge-sink.ts";
 import { dynamoRuleStore } from "../rules/dynamo-rule-store.ts";
 import { cachedRuleSource } from "../rules/rule-source.ts";
 import { dynamoSessionStore } from "../sessions/dynamo-session-store.ts";
 import { markingRoomsOnce } from "../sessions/room-marks.ts";
 import type { SweepDependencies } from "../sweep/sweep.ts";
 import { twilioVideo } from "../video/twilio/video.ts";
-import type { StoreConfig, TwilioConfig } from "./config.ts";
+import type { EventsConfig, StoreConfig, TwilioConfig } from "./config.ts";
 
 /**
  * The composition root: real adapters from validated configuration. Lambda entry points and the local stack both
@@ -35,6 +37,7 @@ export function sweepDependencies(
   twilio: TwilioConfig,
   clock: Clock = systemClock,
   ruleCacheMs = 0,
+  events: EventsConfig = {},
 ): SweepDependencies {
   const client = createDocumentClient(stores.dynamoEndpoint === undefined ? {} : { endpoint: stores.dynamoEndpoint });
   const ruleStore = dynamoRuleStore(client, stores.tables.Rules);
@@ -48,6 +51,15 @@ export function sweepDependencies(
     }),
     video: twilioVideo(twilio.video),
     clock,
+    // The event stream: the outbox on the Audit table, published to the bus by each run.
+    ...(events.busName === undefined
+      ? {}
+      : {
+          events: {
+            outbox: dynamoEventOutbox(client, stores.tables.Audit),
+            sink: eventBridgeSink(events.busName),
+          },
+        }),
   };
 }
 
