@@ -105,6 +105,9 @@ export function auditRow(entry: AuditEntry): string[] {
     const rule = version === undefined ? entry.ruleId : `${entry.ruleId}@${version}`;
     return [time(entry.createdAt), entry.action, entry.change, "", "", rule, `admin:${entry.actor}`, "", entry.id];
   }
+  if (entry.action === "endpoint-disabled") {
+    return [time(entry.createdAt), entry.action, entry.endpointId, "", "", "", "room-warden", "", entry.id];
+  }
   const trigger = entry.trigger.type === "admin" ? `admin:${entry.trigger.actor}` : entry.trigger.type;
   const latency = entry.action === "kick" && entry.latencyMs !== undefined ? `${Math.round(entry.latencyMs)} ms` : "";
   return [

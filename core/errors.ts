@@ -174,3 +174,11 @@ export class NotYetAvailableError extends Error {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+export class EndpointNotFoundError extends Error {
+  override readonly name = "EndpointNotFoundError";
+
+  constructor(id: string) {
+    super(`webhook endpoint ${id} not found`);
+  }
+}

@@ -104,7 +104,22 @@ export const auditTable = {
   ttl: "expiresAt",
 } as const satisfies TableDefinition;
 
-export const tables = [rulesTable, sessionsTable, auditTable] as const;
+/**
+ * Webhook endpoints and their deliveries.
+ * - endpoint, `pk = endpoints`, `sk = <endpoint id>`: the endpoint and its signing secrets (few: one Query lists them);
+ * - delivery, `pk = deliveries#<endpoint id>`, `sk = <queued at>#<event id>`: one event for one endpoint, with every
+ *   attempt (the endpoint's delivery log, newest last in the partition). A delivery still to attempt carries
+ *   `dueShard`/`dueAt`, so `byDue` lists exactly what the deliverer must send, by due time.
+ */
+export const webhooksTable = {
+  name: "Webhooks",
+  fields: { pk: "string", sk: "string", dueShard: "string", dueAt: "number" },
+  primaryIndex: { hashKey: "pk", rangeKey: "sk" },
+  globalIndexes: { byDue: { hashKey: "dueShard", rangeKey: "dueAt" } },
+  ttl: "expiresAt",
+} as const satisfies TableDefinition;
+
+export const tables = [rulesTable, sessionsTable, auditTable, webhooksTable] as const;
 
 export type TableName = (typeof tables)[number]["name"];
 

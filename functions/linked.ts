@@ -13,6 +13,7 @@ export const linkedVariables = {
   RULES_TABLE: { link: "Rules", property: "name" },
   SESSIONS_TABLE: { link: "Sessions", property: "name" },
   AUDIT_TABLE: { link: "Audit", property: "name" },
+  WEBHOOKS_TABLE: { link: "Webhooks", property: "name" },
   CALLBACK_QUEUE_URL: { link: "Callbacks", property: "url" },
   EVENT_BUS_NAME: { link: "Events", property: "name" },
 } as const;

@@ -1,7 +1,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { loadEventsConfig, loadStoreConfig, loadSweepConfig, loadTwilioConfig } from "../core/composition/config.ts";
-import { sweepDependencies } from "../core/composition/runtime.ts";
+import { deployedSweepDependencies } from "../core/composition/runtime.ts";
 import type { SweepDependencies, SweepReport } from "../core/sweep/sweep.ts";
 import {
   type CadenceOptions,
@@ -73,12 +73,10 @@ export const handler = (event: ScheduledEvent, context: Context) => {
   if (handle === undefined) {
     const environment = linkedEnvironment();
     const observe = observability("sweep");
-    const deps = sweepDependencies(
+    const deps = deployedSweepDependencies(
       loadStoreConfig(environment),
       loadTwilioConfig(environment),
-      undefined,
-      0,
-      loadEventsConfig(environment, { required: true }),
+      loadEventsConfig(environment),
     );
     handle = createSweepHandler(createSweepRun(deps, observe, loadSweepConfig(environment)), observe.logger);
   }

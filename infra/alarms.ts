@@ -117,6 +117,16 @@ export function alarms(deadLetters: sst.aws.Queue) {
     { namespace: "RoomWarden", metricName: "EventPublishFailures", dimensions: { service: "sweep" }, statistic: "Sum" },
     11,
   );
+  alarm(
+    "WebhookEndpointsDisabledAlarm",
+    "A webhook endpoint kept failing for more than a day and was disabled: its receiver misses events",
+    {
+      namespace: "RoomWarden",
+      metricName: "WebhookEndpointsDisabled",
+      dimensions: { service: "deliver" },
+      statistic: "Sum",
+    },
+  );
   alarm("RoomsUnknownToTwilioAlarm", "Rooms with live sessions that Twilio does not know with these credentials", {
     namespace: "RoomWarden",
     metricName: "RoomsUnknownToTwilio",

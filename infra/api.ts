@@ -11,7 +11,7 @@ type Runtime = ReturnType<typeof runtime>;
  * requests; admin requests are few, and API Gateway gives them IAM authorization per route and the caller's ARN.
  */
 export function httpApi(
-  { rules, sessions, audit }: Storage,
+  { rules, sessions, audit, webhooks }: Storage,
   twilio: Secrets,
   callbacks: sst.aws.Queue,
   runtime: Runtime,
@@ -47,7 +47,7 @@ export function httpApi(
       memory: "256 MB",
       timeout: "20 seconds",
       // Twilio: manual kicks and room reports (the live room views read DynamoDB only).
-      link: [rules, sessions, audit, twilio.accountSid, twilio.authToken, twilio.apiKey, twilio.apiSecret],
+      link: [rules, sessions, audit, webhooks, twilio.accountSid, twilio.authToken, twilio.apiKey, twilio.apiSecret],
     },
     { auth: { iam: true } },
   );

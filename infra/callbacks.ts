@@ -9,7 +9,7 @@ type Runtime = ReturnType<typeof runtime>;
  * The callback queue (FIFO, with its dead-letter queue), the enforcer consuming it, the sweep's schedule, and the
  * event bus the sweep publishes the event stream to (consumers subscribe with EventBridge rules on it).
  */
-export function callbackProcessing({ rules, sessions, audit }: Storage, twilio: Secrets, runtime: Runtime) {
+export function callbackProcessing({ rules, sessions, audit, webhooks }: Storage, twilio: Secrets, runtime: Runtime) {
   const {
     accountSid: twilioAccountSid,
     authToken: twilioAuthToken,
@@ -50,7 +50,30 @@ export function callbackProcessing({ rules, sessions, audit }: Storage, twilio: 
       ...runtime,
       memory: "512 MB",
       timeout: "70 seconds",
-      link: [rules, sessions, audit, events, twilioAccountSid, twilioAuthToken, twilioApiKey, twilioApiSecret],
+      link: [
+        rules,
+        sessions,
+        audit,
+        events,
+        webhooks,
+        twilioAccountSid,
+        twilioAuthToken,
+        twilioApiKey,
+        twilioApiSecret,
+      ],
+    },
+  });
+
+  // The webhook deliverer: every minute, sending what is due every second; apart from the enforcer and the sweep, so
+  // a slow or failing receiver delays no kick.
+  new sst.aws.CronV2("Deliver", {
+    schedule: "rate(1 minute)",
+    function: {
+      handler: "functions/deliver.handler",
+      ...runtime,
+      memory: "256 MB",
+      timeout: "75 seconds",
+      link: [audit, webhooks],
     },
   });
 

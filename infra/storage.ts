@@ -5,7 +5,7 @@ const copy = (projection: "all" | readonly string[]) => (projection === "all" ? 
 
 /** The tables, from the definitions the code uses; point-in-time recovery on. */
 export function storage() {
-  const [rules, sessions, audit] = tables.map(
+  const [rules, sessions, audit, webhooks] = tables.map(
     (table) =>
       new sst.aws.Dynamo(table.name, {
         fields: table.fields,
@@ -20,7 +20,12 @@ export function storage() {
         transform: { table: { pointInTimeRecovery: { enabled: true } } },
       }),
   );
-  return { rules, sessions, audit } as { rules: sst.aws.Dynamo; sessions: sst.aws.Dynamo; audit: sst.aws.Dynamo };
+  return { rules, sessions, audit, webhooks } as {
+    rules: sst.aws.Dynamo;
+    sessions: sst.aws.Dynamo;
+    audit: sst.aws.Dynamo;
+    webhooks: sst.aws.Dynamo;
+  };
 }
 
 /** Twilio's credentials. The API key pair is optional: without it, REST calls use the Auth Token. */

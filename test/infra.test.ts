@@ -1,7 +1,18 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadEventsConfig, loadStoreConfig, loadTwilioConfig, loadWebhookConfig } from "../core/composition/config.ts";
-import { adminDependencies, enforcerDependencies, sweepDependencies } from "../core/composition/runtime.ts";
+import {
+  loadDeliveryConfig,
+  loadEventsConfig,
+  loadStoreConfig,
+  loadTwilioConfig,
+  loadWebhookConfig,
+} from "../core/composition/config.ts";
+import {
+  adminDependencies,
+  deliveryDependencies,
+  deployedSweepDependencies,
+  enforcerDependencies,
+} from "../core/composition/runtime.ts";
 import { webhookDependencies } from "../core/composition/webhook-runtime.ts";
 import { RULE_CHANGE_OVERLAP_MS } from "../core/sweep/sweep.ts";
 import { auditTable, rulesTable, sessionsTable, type TableDefinition } from "../core/tables.ts";
@@ -176,13 +187,8 @@ const builders: Record<string, (env: Record<string, string | undefined>) => unkn
   "functions/webhook.handler": (env) => webhookDependencies(loadWebhookConfig(env)),
   "functions/enforcer.handler": (env) => enforcerDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
   "functions/sweep.handler": (env) =>
-    sweepDependencies(
-      loadStoreConfig(env),
-      loadTwilioConfig(env),
-      undefined,
-      0,
-      loadEventsConfig(env, { required: true }),
-    ),
+    deployedSweepDependencies(loadStoreConfig(env), loadTwilioConfig(env), loadEventsConfig(env)),
+  "functions/deliver.handler": (env) => deliveryDependencies(loadDeliveryConfig(env)),
   "functions/admin.handler": (env) => adminDependencies(loadStoreConfig(env), loadTwilioConfig(env)),
 };
 
@@ -201,7 +207,7 @@ function environmentOf(fn: FunctionRecord, links: readonly string[]) {
 const optional = new Set(["TwilioApiKey", "TwilioApiSecret"]);
 
 describe("sst.config.ts wiring", () => {
-  it("declares the four functions", () => {
+  it("declares the five functions", () => {
     expect(functions.map((f) => f.handler).sort()).toEqual(Object.keys(builders).sort());
   });
 
@@ -248,6 +254,7 @@ describe("sst.config.ts wiring", () => {
         "RULES_TABLE",
         "SESSIONS_TABLE",
         "AUDIT_TABLE",
+        "WEBHOOKS_TABLE",
         "EVENT_BUS_NAME",
       ],
       "functions/admin.handler": [
@@ -258,7 +265,9 @@ describe("sst.config.ts wiring", () => {
         "RULES_TABLE",
         "SESSIONS_TABLE",
         "AUDIT_TABLE",
+        "WEBHOOKS_TABLE",
       ],
+      "functions/deliver.handler": ["AUDIT_TABLE", "WEBHOOKS_TABLE"],
     };
     const fed = Object.entries(linkedVariables)
       .filter(([, { link }]) => links.includes(link))
@@ -362,6 +371,7 @@ describe("sst.config.ts wiring", () => {
       "EventsDeadLetteredAlarm",
       "KickFailuresAlarm",
       "RoomsUnknownToTwilioAlarm",
+      "WebhookEndpointsDisabledAlarm",
       "WebhookErrorsAlarm",
     ]);
     const byName = (name: string) => alarms.find((a) => a.name === name)?.args as Record<string, unknown>;
@@ -371,6 +381,7 @@ describe("sst.config.ts wiring", () => {
       ["CallbacksWrongAccountAlarm", "CallbacksWrongAccount", "webhook"],
       ["RoomsUnknownToTwilioAlarm", "RoomsUnknownToTwilio", "sweep"],
       ["EventsDeadLetteredAlarm", "EventsDeadLettered", "sweep"],
+      ["WebhookEndpointsDisabledAlarm", "WebhookEndpointsDisabled", "deliver"],
     ] as const) {
       expect(byName(name), name).toMatchObject({ metricName, dimensions: { service }, threshold: 0 });
     }
@@ -422,7 +433,7 @@ describe("sst.config.ts wiring", () => {
           ),
     );
     const ours = read.filter((m) => m.namespace === "RoomWarden").map((m) => m.metricName);
-    expect(ours).toHaveLength(11);
+    expect(ours).toHaveLength(12);
     for (const name of ours) expect(published, name).toContain(name);
     expect(components.some((c) => c.type === "sns.TopicSubscription")).toBe(false);
     await evaluate("production", { ALARM_EMAIL: "ops@example.com" });

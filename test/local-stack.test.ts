@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type AuditEntry, auditEntrySchema } from "../core/audit/audit.ts";
+import { type AuditEntry, auditEntrySchema, isParticipantEntry } from "../core/audit/audit.ts";
 
 /**
  * The local stack as a user runs it: `node local/start.ts` in a child process (every port free, data in memory, the
@@ -224,7 +224,7 @@ describe("the local stack, as a user runs it", () => {
     expect(response.status).toBe(200);
     const { entries } = z.object({ entries: z.array(auditEntrySchema) }).parse(await response.json());
     const decision = (ruleId: string, action: AuditEntry["action"]) =>
-      entries.filter((entry) => entry.action === action && entry.action !== "rule-change" && entry.rule?.id === ruleId);
+      entries.filter((entry) => entry.action === action && isParticipantEntry(entry) && entry.rule?.id === ruleId);
     expect(decision(`demo-ban-${run}`, "kick")).toEqual([
       expect.objectContaining({
         outcome: "disconnected",

@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { auditEntrySchema } from "../audit/audit.ts";
 import {
+  EndpointNotFoundError,
   NotYetAvailableError,
   ParticipantNotConnectedError,
   RoomNotFoundError,
@@ -24,6 +25,17 @@ import {
 } from "../rooms/rooms.ts";
 import { ruleCreateSchema, ruleSchema, ruleSpecSchema } from "../rules/rules.ts";
 import { parse } from "../validation.ts";
+import {
+  createEndpoint,
+  deleteEndpoint,
+  deliveryQuery,
+  getEndpoint,
+  listDeliveries,
+  listEndpoints,
+  rotateSecret,
+  updateEndpoint,
+} from "../webhooks/endpoints.ts";
+import { endpointCreateSchema, endpointSchema, endpointUpdateSchema } from "../webhooks/webhooks.ts";
 import {
   type AdminDependencies,
   addBan,
@@ -70,7 +82,7 @@ export interface AdminApiOptions {
 }
 
 interface Route {
-  readonly method: "GET" | "POST" | "PUT" | "DELETE";
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   readonly path: string;
   readonly operationId: string;
   readonly summary: string;
@@ -203,6 +215,36 @@ export const roomReportBody = z.object({
       wouldKick: z.array(ruleRefBody).optional(),
     }),
   ),
+});
+export const endpointBody = endpointSchema;
+export const endpointList = z.object({ endpoints: z.array(endpointSchema) });
+export const createdEndpoint = z.object({
+  endpoint: endpointSchema,
+  secret: z.string().describe("The signing secret (whsec_…): shown this once"),
+});
+export const rotatedSecret = z.object({
+  secret: z.string().describe("The new signing secret: shown this once"),
+  previousSecretValidUntil: z.string().describe("The previous secret signs too until then"),
+});
+const attemptBody = z.object({
+  at: z.string(),
+  status: z.number().optional(),
+  latencyMs: z.number(),
+  error: z.string().optional(),
+});
+export const deliveryPage = z.object({
+  deliveries: z.array(
+    z.object({
+      endpointId: z.string(),
+      eventId: z.string(),
+      eventType: z.string(),
+      createdAt: z.string(),
+      status: z.enum(["pending", "delivered", "failed", "skipped"]),
+      attempts: z.array(attemptBody),
+      dueAt: z.number().optional(),
+    }),
+  ),
+  cursor: z.string().optional(),
 });
 export const notYetBody = z.object({
   message: z.string(),
@@ -427,6 +469,90 @@ export const routes: readonly Route[] = [
   },
   {
     method: "GET",
+    path: "/admin/webhooks",
+    operationId: "listEndpoints",
+    summary: "The webhook endpoints the event stream is delivered to (secrets are never listed)",
+    responses: { 200: { description: "The endpoints", schema: endpointList }, ...common },
+    handle: async ({ deps }) => json(200, { endpoints: await listEndpoints(deps) }),
+  },
+  {
+    method: "POST",
+    path: "/admin/webhooks",
+    operationId: "createEndpoint",
+    summary: "Register an endpoint (https; event types, all by default); its signing secret is in the answer, once",
+    body: endpointCreateSchema(true),
+    responses: { 201: { description: "The endpoint and its secret", schema: createdEndpoint }, ...common },
+    handle: async ({ json: body, actor, deps }) => json(201, await createEndpoint(deps, body(), actor)),
+  },
+  {
+    method: "GET",
+    path: "/admin/webhooks/{id}",
+    operationId: "getEndpoint",
+    summary: "One endpoint",
+    responses: {
+      200: { description: "The endpoint", schema: endpointBody },
+      404: { description: "No such endpoint", schema: errorBody },
+      ...common,
+    },
+    handle: async ({ params, deps }) => json(200, await getEndpoint(deps, params.id ?? "")),
+  },
+  {
+    method: "PATCH",
+    path: "/admin/webhooks/{id}",
+    operationId: "updateEndpoint",
+    summary:
+      "Change an endpoint's URL, event types, description, or enable/disable it (enabling clears why it was disabled)",
+    body: endpointUpdateSchema(true),
+    responses: {
+      200: { description: "The endpoint as changed", schema: endpointBody },
+      404: { description: "No such endpoint", schema: errorBody },
+      ...common,
+    },
+    handle: async ({ params, json: body, actor, deps }) =>
+      json(200, await updateEndpoint(deps, params.id ?? "", body(), actor)),
+  },
+  {
+    method: "DELETE",
+    path: "/admin/webhooks/{id}",
+    operationId: "deleteEndpoint",
+    summary: "Delete an endpoint (its pending deliveries are skipped)",
+    responses: {
+      204: { description: "Deleted" },
+      404: { description: "No such endpoint", schema: errorBody },
+      ...common,
+    },
+    handle: async ({ params, deps }) => {
+      await deleteEndpoint(deps, params.id ?? "");
+      return { status: 204 };
+    },
+  },
+  {
+    method: "POST",
+    path: "/admin/webhooks/{id}/rotate-secret",
+    operationId: "rotateEndpointSecret",
+    summary: "A new signing secret, shown once; the previous one also signs for 24 h, so receivers can switch",
+    responses: {
+      200: { description: "The new secret", schema: rotatedSecret },
+      404: { description: "No such endpoint", schema: errorBody },
+      ...common,
+    },
+    handle: async ({ params, deps }) => json(200, await rotateSecret(deps, params.id ?? "")),
+  },
+  {
+    method: "GET",
+    path: "/admin/webhooks/{id}/deliveries",
+    operationId: "listDeliveries",
+    summary: "The endpoint's delivery log, newest first: each event, its status, every attempt (status, latency)",
+    query: deliveryQuery,
+    responses: {
+      200: { description: "A page of deliveries", schema: deliveryPage },
+      404: { description: "No such endpoint", schema: errorBody },
+      ...common,
+    },
+    handle: async ({ params, query, deps }) => json(200, await listDeliveries(deps, params.id ?? "", query)),
+  },
+  {
+    method: "GET",
     path: "/admin/decisions",
     operationId: "decideJoin",
     summary: "May this identity join this room now? For a token server, before it mints a Twilio access token",
@@ -520,7 +646,8 @@ function decodePathParam(name: string, value: string): string {
 /** The one place domain errors become HTTP. */
 function errorResponse(error: unknown, onUnexpected: (error: unknown) => void): AdminResponse {
   if (error instanceof ValidationError) return json(400, { message: error.message, issues: error.issues });
-  if (error instanceof RuleNotFoundError) return json(404, { message: error.message });
+  if (error instanceof RuleNotFoundError || error instanceof EndpointNotFoundError)
+    return json(404, { message: error.message });
   if (error instanceof RuleExistsError || error instanceof RuleVersionConflictError) {
     return json(409, { message: error.message });
   }
@@ -569,7 +696,7 @@ export function openApiDocument(): Record<string, unknown> {
               schema: property,
             }),
           )),
-      ...(route.method === "PUT" || route.method === "DELETE"
+      ...((route.method === "PUT" || route.method === "DELETE") && route.path.startsWith("/admin/rules/")
         ? [{ name: "If-Match", in: "header", required: route.method === "PUT", schema: { type: "string" } }]
         : []),
     ];

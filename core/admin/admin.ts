@@ -25,13 +25,14 @@ import {
 import type { PresenceStore, RoomStore, SessionRecords } from "../sessions/ports.ts";
 import { applyChange, findSession, type Presence, type Session } from "../sessions/presence.ts";
 import { parse } from "../validation.ts";
+import type { EndpointDependencies } from "../webhooks/endpoints.ts";
 
 /**
  * The operators' use cases behind the admin API: rules with optimistic concurrency and an audited history, the audit
  * trail, and the "may this identity join this room?" decision a token server asks before minting a token.
  */
 
-export interface AdminDependencies extends RoomDependencies {
+export interface AdminDependencies extends RoomDependencies, EndpointDependencies {
   readonly ruleStore: RuleStore;
   /** The join decision reads the identity's presence; the room views read rooms and their sessions. */
   readonly sessions: Pick<PresenceStore, "presence"> & RoomStore & SessionRecords;
@@ -188,7 +189,7 @@ export const auditQuery = z.strictObject({
   rule: ruleIdSchema.optional(),
   outcome: z.enum([...kickOutcomes, "dry-run"]).optional(),
   trigger: z.enum(["callback", "sweep", "admin"]).optional(),
-  action: z.enum(["kick", "would-kick", "time-warning", "rule-change"]).optional(),
+  action: z.enum(["kick", "would-kick", "time-warning", "rule-change", "endpoint-disabled"]).optional(),
   since: timeParam.optional(),
   until: timeParam.optional(),
   limit: limitParam(1000).default(100),
@@ -259,6 +260,16 @@ function row(entry: AuditEntry): Record<(typeof CSV_COLUMNS)[number], string> {
       ruleId: entry.ruleId,
       actor: entry.actor,
       ruleVersion: String((entry.after ?? entry.before)?.version ?? ""),
+    };
+  }
+  if (entry.action === "endpoint-disabled") {
+    return {
+      ...empty,
+      id: entry.id,
+      createdAt: entry.createdAt,
+      action: entry.action,
+      outcome: entry.endpointId,
+      reason: entry.reason,
     };
   }
   return {

@@ -98,16 +98,32 @@ const ruleChangeEntrySchema = z.strictObject({
   after: ruleSchema.optional(),
 });
 
+/** room-warden disabled a webhook endpoint that kept failing (an operator enables it again). */
+const endpointDisabledEntrySchema = z.strictObject({
+  id: z.string().min(1),
+  createdAt: isoTime,
+  action: z.literal("endpoint-disabled"),
+  endpointId: z.string().min(1),
+  url: z.string(),
+  reason: z.string(),
+});
+
 export const auditEntrySchema = z.discriminatedUnion("action", [
   kickEntrySchema,
   wouldKickEntrySchema,
   timeWarningEntrySchema,
   ruleChangeEntrySchema,
+  endpointDisabledEntrySchema,
 ]);
 export type AuditEntry = z.output<typeof auditEntrySchema>;
 export type KickEntry = z.output<typeof kickEntrySchema>;
 export type RuleChangeEntry = z.output<typeof ruleChangeEntrySchema>;
 export type TimeWarningEntry = z.output<typeof timeWarningEntrySchema>;
+export type EndpointDisabledEntry = z.output<typeof endpointDisabledEntrySchema>;
+/** The entries about one participant in one room: decisions and warnings. */
+export type ParticipantEntry = Exclude<AuditEntry, RuleChangeEntry | EndpointDisabledEntry>;
+export const isParticipantEntry = (entry: AuditEntry): entry is ParticipantEntry =>
+  entry.action !== "rule-change" && entry.action !== "endpoint-disabled";
 
 /** What finalising a kick records. */
 export interface KickResult {
@@ -138,6 +154,7 @@ export const auditEntryIds = {
   timeWarning: (participantSid: string, ruleId: string, version: number, point: number) =>
     `time-warning:${participantSid}:${ruleId}@${version}:${point}`,
   /** With the change's time: a rule deleted and created again under its id starts again at version 1. */
+  endpointDisabled: (endpointId: string, at: string) => `endpoint-disabled:${endpointId}:${at}`,
   ruleChange: (ruleId: string, version: number, change: RuleChangeEntry["change"], at: string) =>
     `rule:${ruleId}:${version}:${change}:${at}`,
 };

@@ -41,6 +41,7 @@ function previousMonth(month: string): string {
 /** The attributes the query indexes read, taken from the entry. */
 function indexed(entry: AuditEntry): Item {
   if (entry.action === "rule-change") return { ruleId: entry.ruleId };
+  if (entry.action === "endpoint-disabled") return {};
   return {
     roomName: entry.room.name,
     identity: entry.participant.identity,

@@ -140,13 +140,18 @@ const storeEnvironment = z.object({
   RULES_TABLE: nonEmpty("the Rules table's name"),
   SESSIONS_TABLE: nonEmpty("the Sessions table's name"),
   AUDIT_TABLE: nonEmpty("the Audit table's name"),
+  /** The webhook endpoints and deliveries (functions that use them are linked to it; none: no webhooks). */
+  WEBHOOKS_TABLE: z.optional(nonEmpty("the Webhooks table's name")),
   AUDIT_RETENTION_DAYS: positiveInt(365, 3650),
   RULE_CACHE_SECONDS: z._default(wholeNumber(0, 300), 10),
   DYNAMODB_ENDPOINT: z.optional(z.url({ error: "expected a URL, e.g. http://127.0.0.1:8000" })),
 });
 
+/** The tables a function reads and writes; the Webhooks table only where webhooks are served or delivered. */
+export type StoreTables = Omit<TableNames, "Webhooks"> & { readonly Webhooks?: string };
+
 export interface StoreConfig {
-  readonly tables: TableNames;
+  readonly tables: StoreTables;
   readonly auditRetentionDays: number;
   /** How stale the cached (non exact-ban) rules may be. */
   readonly ruleCacheMs: number;
@@ -157,7 +162,12 @@ export interface StoreConfig {
 export function loadStoreConfig(env: Environment): StoreConfig {
   const config = parseEnvironment(storeEnvironment, env);
   return {
-    tables: { Rules: config.RULES_TABLE, Sessions: config.SESSIONS_TABLE, Audit: config.AUDIT_TABLE },
+    tables: {
+      Rules: config.RULES_TABLE,
+      Sessions: config.SESSIONS_TABLE,
+      Audit: config.AUDIT_TABLE,
+      ...(config.WEBHOOKS_TABLE === undefined ? {} : { Webhooks: config.WEBHOOKS_TABLE }),
+    },
     auditRetentionDays: config.AUDIT_RETENTION_DAYS,
     ruleCacheMs: config.RULE_CACHE_SECONDS * 1000,
     ...(config.DYNAMODB_ENDPOINT === undefined ? {} : { dynamoEndpoint: config.DYNAMODB_ENDPOINT }),
@@ -173,6 +183,31 @@ export interface SweepConfig {
   readonly reconcileEveryMs: number;
 }
 
+const deliveryEnvironment = z.object({
+  AUDIT_TABLE: nonEmpty("the Audit table's name"),
+  WEBHOOKS_TABLE: nonEmpty("the Webhooks table's name"),
+  AUDIT_RETENTION_DAYS: positiveInt(365, 3650),
+  DYNAMODB_ENDPOINT: z.optional(z.url({ error: "expected a URL, e.g. http://127.0.0.1:8000" })),
+});
+
+/** What the webhook deliverer reads and writes: the deliveries, and the audit trail it records disabling in. */
+export interface DeliveryConfig {
+  readonly auditTable: string;
+  readonly webhooksTable: string;
+  readonly auditRetentionDays: number;
+  readonly dynamoEndpoint?: string;
+}
+
+export function loadDeliveryConfig(env: Environment): DeliveryConfig {
+  const config = parseEnvironment(deliveryEnvironment, env);
+  return {
+    auditTable: config.AUDIT_TABLE,
+    webhooksTable: config.WEBHOOKS_TABLE,
+    auditRetentionDays: config.AUDIT_RETENTION_DAYS,
+    ...(config.DYNAMODB_ENDPOINT === undefined ? {} : { dynamoEndpoint: config.DYNAMODB_ENDPOINT }),
+  };
+}
+
 const eventsEnvironment = z.object({
   EVENT_BUS_NAME: z.optional(z.string().check(z.minLength(1, "must not be empty"), z.maxLength(256))),
 });
@@ -182,15 +217,10 @@ export interface EventsConfig {
   readonly busName?: string;
 }
 
-/** `required`: in AWS the sweep must have its bus (linked by sst.config.ts); locally there is none. */
-export function loadEventsConfig(env: Environment, { required = false } = {}): EventsConfig {
+/** In AWS the sweep must have its bus (deployedSweepDependencies checks); locally there is none. */
+export function loadEventsConfig(env: Environment): EventsConfig {
   const config = parseEnvironment(eventsEnvironment, env);
-  if (config.EVENT_BUS_NAME === undefined) {
-    if (required)
-      throw new ConfigError([{ field: "EVENT_BUS_NAME", message: "required: the event bus to publish to" }]);
-    return {};
-  }
-  return { busName: config.EVENT_BUS_NAME };
+  return config.EVENT_BUS_NAME === undefined ? {} : { busName: config.EVENT_BUS_NAME };
 }
 
 export function loadSweepConfig(env: Environment): SweepConfig {

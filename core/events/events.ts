@@ -16,6 +16,7 @@ export const eventTypes = [
   "participant.would-kick",
   "participant.time-warning",
   "rule.changed",
+  "endpoint.disabled",
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 
@@ -56,6 +57,8 @@ export function eventOf(entry: AuditEntry): RoomWardenEvent | undefined {
       return event("participant.time-warning", entry.id, entry.createdAt);
     case "rule-change":
       return event("rule.changed", entry.id, entry.createdAt);
+    case "endpoint-disabled":
+      return event("endpoint.disabled", entry.id, entry.createdAt);
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type AuditEntry, type KickEntry, MAX_REASON } from "../audit/audit.ts";
+import { type AuditEntry, isParticipantEntry, type KickEntry, MAX_REASON } from "../audit/audit.ts";
 import type { AuditLog } from "../audit/ports.ts";
 import type { Clock } from "../clock.ts";
 import { csvLine } from "../csv.ts";
@@ -191,7 +191,7 @@ async function roomEntries(deps: RoomDependencies, room: { sid: string; name: st
       { roomName: room.name },
       { limit: 200, ...(cursor === undefined ? {} : { cursor }) },
     );
-    entries.push(...page.entries.filter((entry) => entry.action !== "rule-change" && entry.room.sid === room.sid));
+    entries.push(...page.entries.filter((entry) => isParticipantEntry(entry) && entry.room.sid === room.sid));
     cursor = page.cursor;
   } while (cursor !== undefined && entries.length < MAX_ROOM_ENTRIES);
   return entries.slice(0, MAX_ROOM_ENTRIES);
