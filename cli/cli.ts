@@ -18,6 +18,7 @@ import { limitCommands } from "./commands/limit.ts";
 import { openApiCommands } from "./commands/openapi.ts";
 import { roomCommands } from "./commands/rooms.ts";
 import { ruleCommands } from "./commands/rules.ts";
+import { webhookCommands } from "./commands/webhooks.ts";
 import { ApiError, CliConfigError, InputError, NetworkError, UsageError } from "./errors.ts";
 import { apiGatewayRegion, type Environment, signingRegion } from "./sigv4.ts";
 
@@ -34,6 +35,7 @@ const commands: readonly Command[] = [
   ...duplicateCommands,
   ...auditCommands,
   ...roomCommands,
+  ...webhookCommands,
   ...checkCommands,
   ...openApiCommands,
 ];
@@ -57,7 +59,8 @@ const USAGE = "Usage: npm run admin -- <command> [options]";
 const COMMANDS = `${USAGE}\n\nCommands:\n${commandList(commands)}`;
 const TOP_HELP = `${USAGE}
 
-Operate room-warden through its admin API: rules, bans, limits, the audit trail, rooms and manual kicks, join checks.
+Operate room-warden through its admin API: rules, bans, limits, the audit trail, rooms and manual kicks, webhooks,
+join checks.
 
 Commands:
 ${commandList(commands)}

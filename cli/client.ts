@@ -1,16 +1,21 @@
 import { z } from "zod";
 import {
   auditPage,
+  createdEndpoint,
   decisionBody,
+  deliveryPage,
+  endpointList,
   kickResult,
   notYetBody,
   roomPage,
   roomReportBody,
   roomView,
+  rotatedSecret,
   rulePage,
 } from "../core/admin/admin-api.ts";
 import { auditEntrySchema } from "../core/audit/audit.ts";
 import { ruleSchema } from "../core/rules/rules.ts";
+import { endpointSchema } from "../core/webhooks/webhooks.ts";
 import { ApiError, NetworkError } from "./errors.ts";
 import { type AwsCredentials, type Environment, resolveCredentials, signRequest } from "./sigv4.ts";
 
@@ -46,7 +51,7 @@ export interface Answer {
 }
 
 interface Call {
-  readonly method?: "GET" | "POST" | "PUT" | "DELETE";
+  readonly method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   readonly query?: Query;
   readonly body?: unknown;
   /** The rule version the caller read, sent as `If-Match`. */
@@ -168,6 +173,18 @@ export function createAdminClient(options: ClientOptions) {
         report: format === "csv" ? response.text : parseAnswer(roomReportBody, response.text, path),
       };
     },
+    listEndpoints: () => json(endpointList, "/admin/webhooks"),
+    createEndpoint: (document: unknown) => json(createdEndpoint, "/admin/webhooks", { method: "POST", body: document }),
+    getEndpoint: (id: string) => json(endpointSchema, `/admin/webhooks/${segment(id)}`),
+    updateEndpoint: (id: string, change: unknown) =>
+      json(endpointSchema, `/admin/webhooks/${segment(id)}`, { method: "PATCH", body: change }),
+    async deleteEndpoint(id: string) {
+      await send(`/admin/webhooks/${segment(id)}`, { method: "DELETE" });
+    },
+    rotateSecret: (id: string) =>
+      json(rotatedSecret, `/admin/webhooks/${segment(id)}/rotate-secret`, { method: "POST" }),
+    deliveries: (id: string, query: Query) =>
+      json(deliveryPage, `/admin/webhooks/${segment(id)}/deliveries`, { query }),
     decide: (identity: string, room: string) => json(decisionSchema, "/admin/decisions", { query: { identity, room } }),
     openApi: () => json(z.record(z.string(), z.unknown()), "/admin/openapi.json"),
   };

@@ -457,6 +457,45 @@ describe("rooms", () => {
   });
 });
 
+describe("webhooks", () => {
+  it("webhooks add prints the secret once; list, update, disable, rotate and deliveries follow; delete removes it", async () => {
+    const added = await cli([
+      "webhooks",
+      "add",
+      "https://hooks.example.com/rw",
+      "--events",
+      "participant.kicked,rule.changed",
+    ]);
+    expect(added.code).toBe(0);
+    const id = /added (ep_[0-9a-f]{16})/.exec(added.stdout)?.[1] ?? "";
+    expect(added.stdout).toMatch(/^secret: whsec_[A-Za-z0-9+/=]{44}$/m);
+    expect(added.stderr).toContain("shown this once");
+
+    const list = await cli(["webhooks", "list"]);
+    expect(tableRow(list.stdout, id)).toMatchObject({
+      URL: "https://hooks.example.com/rw",
+      ENABLED: "yes",
+      EVENTS: "participant.kicked rule.changed",
+    });
+    expect(list.stdout).not.toContain("whsec_");
+
+    const updated = await cli(["webhooks", "update", id, "--events", "participant.time-warning"]);
+    expect(tableRow(updated.stdout, id).EVENTS).toBe("participant.time-warning");
+    expect((await cli(["webhooks", "update", id])).code).toBe(2);
+    expect((await cli(["webhooks", "disable", id])).stdout).toContain(`${id} disabled`);
+    const rotated = await cli(["webhooks", "rotate", id]);
+    expect(rotated.stdout).toMatch(/^secret: whsec_/);
+    expect(rotated.stderr).toContain("the previous secret signs too until");
+    expect((await cli(["webhooks", "deliveries", id])).stdout).toContain("no deliveries");
+
+    const refused = await cli(["webhooks", "add", "http://hooks.example.com/plain"]);
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("url: expected https")]);
+    expect((await cli(["webhooks", "delete", id])).stdout).toContain(`deleted ${id}`);
+    const gone = await cli(["webhooks", "get", id]);
+    expect([gone.code, gone.stderr]).toEqual([1, expect.stringContaining("not found")]);
+  });
+});
+
 describe("usage and failures", () => {
   /** Usage mistakes are caught before any request: this fetch fails the test if called. */
   const noRequest: RunOptions["fetch"] = () => Promise.reject(new Error("no request expected"));
