@@ -11,13 +11,17 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 import { type AdminClient, createAdminClient } from "../cli/client.ts";
 import { ApiError, NetworkError } from "../cli/errors.ts";
 import { auditHeaders, auditRow, printable, table } from "../cli/format.ts";
 import { type AuditEntry, isParticipantEntry, type KickEntry } from "../core/audit/audit.ts";
+import type { RoomWardenEvent } from "../core/events/events.ts";
 import { HANDSHAKE_FILE } from "./handshake.ts";
 
 const DEFAULT_ADMIN_URL = "http://127.0.0.1:4000";
@@ -25,12 +29,15 @@ const DEFAULT_EMULATOR_URL = "http://127.0.0.1:4010";
 /** What local/start.ts configures; the handshake says so too. */
 const DEFAULT_RULE_CACHE_MS = 2000;
 const LIMIT_SECONDS = 10;
+const WARN_BEFORE_SECONDS = 5;
 /** The sweep runs every 5 s: a deadline is acted on within one tick; three leave room for a busy machine. */
 const SWEEP_TICK_MS = 5000;
 /** How long a callback-driven kick may take before the demo gives up on it. */
 const KICK_TIMEOUT_MS = 15_000;
 /** Insights completes a room a few seconds after it ends in the emulator (minutes at Twilio). */
 const REPORT_TIMEOUT_MS = 30_000;
+/** Events reach a webhook within a sweep run (5 s) and a delivery tick (1 s). */
+const EVENT_TIMEOUT_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 const USAGE = `Usage: npm run demo [-- [--url URL] [--token TOKEN] [--emulator URL] [--keep]]
@@ -315,6 +322,8 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   const ruleIds: string[] = [];
   const ended = new Set<string>();
+  let receiver: Receiver | undefined;
+  let endpointId: string | undefined;
   const rule = async (spec: Record<string, unknown> & { id: string }, description: string) => {
     await admin.createRule({ ...spec, description: `room-warden demo, run ${run}` });
     ruleIds.push(spec.id);
@@ -328,11 +337,28 @@ async function main(argv: readonly string[]): Promise<void> {
     const review = await room("review");
     const lobby = name("lobby");
     say.line(`rooms ${rooms.map((r) => r.uniqueName).join(", ")} created; Twilio calls back ${config.webhookUrl}`);
+    receiver = await startReceiver();
+    const registered = await admin.createEndpoint({
+      url: receiver.url,
+      eventTypes: ["participant.time-warning", "participant.kicked"],
+      description: `room-warden demo, run ${run}`,
+    });
+    endpointId = registered.endpoint.id;
+    receiver.trust(registered.secret);
+    say.line(
+      `webhook ${endpointId}: this demo's receiver at ${receiver.url} hears time warnings and kicks, checking each signature`,
+    );
 
     // Pattern and limit rules reach the enforcer through its rule cache: written first, they are in it soonest.
     await rule(
-      { id: name("demo-limit"), kind: "max-duration", limitSeconds: LIMIT_SECONDS, roomPattern: trial.uniqueName },
-      `at most ${LIMIT_SECONDS} s connected in ${trial.uniqueName}`,
+      {
+        id: name("demo-limit"),
+        kind: "max-duration",
+        limitSeconds: LIMIT_SECONDS,
+        warnBeforeSeconds: [WARN_BEFORE_SECONDS],
+        roomPattern: trial.uniqueName,
+      },
+      `at most ${LIMIT_SECONDS} s connected in ${trial.uniqueName}, a warning ${WARN_BEFORE_SECONDS} s before`,
     );
     await rule(
       {
@@ -388,6 +414,7 @@ async function main(argv: readonly string[]): Promise<void> {
 
     say.heading("The time limit, continued.");
     await limitScene(emulator, admin, trial, carol);
+    await heardScene(receiver, carol);
 
     say.heading(`${trial.uniqueName} ends: its report, once Twilio's Insights has processed it.`);
     await reportScene(emulator, admin, trial);
@@ -404,6 +431,8 @@ async function main(argv: readonly string[]): Promise<void> {
     );
   } finally {
     say.close();
+    if (endpointId !== undefined) await admin.deleteEndpoint(endpointId).catch(() => undefined);
+    await receiver?.close();
     if (!config.keep)
       await cleanUp(
         emulator,
@@ -494,6 +523,69 @@ async function limitScene(emulator: Emulator, admin: AdminClient, room: Room, jo
   say.line(
     `${joined.identity} in ${room.uniqueName}… disconnected at ${(connectedMs(gone) / 1000).toFixed(1)} s ` +
       `by ${by} (${limit}, rule ${entry.rule?.id})${outcomeNote(entry)}`,
+  );
+}
+
+interface Heard {
+  readonly event: RoomWardenEvent;
+  readonly at: number;
+}
+
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/**
+ * The customer's app, as far as the demo plays it: an HTTP endpoint on loopback that checks each request's Standard
+ * Webhooks signature with the secret it was given, and keeps what it heard.
+ */
+async function startReceiver() {
+  const heard: Heard[] = [];
+  let verifier: Webhook | undefined;
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      try {
+        const event = verifier?.verify(body, request.headers as Record<string, string>) as RoomWardenEvent;
+        heard.push({ event, at: Date.now() });
+        response.writeHead(204).end();
+      } catch {
+        response.writeHead(401).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/room-warden-events`,
+    heard,
+    trust(secret: string) {
+      verifier = new Webhook(secret);
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** What carol's app heard: the warning before her time ran out, then the kick. */
+async function heardScene(receiver: Receiver | undefined, carol: Participant) {
+  if (receiver === undefined) return;
+  const about = (type: string) =>
+    receiver.heard.find(
+      ({ event }) => event.type === type && "participant" in event.data && event.data.participant.sid === carol.sid,
+    );
+  const { warning, kick } = await waitFor(
+    "carol's events at the demo's webhook receiver",
+    EVENT_TIMEOUT_MS,
+    50,
+    async () => {
+      const warned = about("participant.time-warning");
+      const kicked = about("participant.kicked");
+      return warned === undefined || kicked === undefined ? undefined : { warning: warned, kick: kicked };
+    },
+  );
+  const since = (heard: Heard) => `${((heard.at - carol.connectedAt) / 1000).toFixed(1)} s`;
+  const left = warning.event.data.action === "time-warning" ? warning.event.data.secondsLeft : "?";
+  say.line(
+    `carol's app heard (signed, verified): participant.time-warning at ${since(warning)} (${left} s left), ` +
+      `then participant.kicked at ${since(kick)}`,
   );
 }
 

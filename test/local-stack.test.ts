@@ -214,6 +214,15 @@ describe("the local stack, as a user runs it", () => {
     expect(narration).toMatch(/^trudy +\S+ +\S+ +\d+ +operator local-admin: posted an inappropriate link$/m);
     expect(narration).toMatch(new RegExp(`^carol +\\S+ +\\S+ +1\\d +rule demo-limit-${run} \\(max-duration\\)$`, "m"));
     expect(narration).toContain("2 sessions,");
+    // The demo's own webhook receiver heard carol's warning before her kick, each signature checked.
+    const heard =
+      /carol's app heard \(signed, verified\): participant\.time-warning at (\d+\.\d) s \(\d+ s left\), then participant\.kicked at (\d+\.\d) s/.exec(
+        narration,
+      );
+    expect(heard, narration).not.toBeNull();
+    expect(Number(heard?.[1])).toBeGreaterThanOrEqual(5);
+    expect(Number(heard?.[1])).toBeLessThan(Number(heard?.[2]));
+    expect(Number(heard?.[2])).toBeGreaterThanOrEqual(10);
     // The closing table, with the CLI's columns.
     expect(narration).toMatch(/^TIME +ACTION +OUTCOME +IDENTITY +ROOM +RULE +TRIGGER +LATENCY$/m);
 
