@@ -28,6 +28,7 @@ import {
   measurePlainBundle,
 } from "./bundle.ts";
 import { type EventCost, LIMITED_CONNECT, LIMITED_DISCONNECT, measureCapacity } from "./capacity.ts";
+import { type EventStreamResult, measureEventStream } from "./events.ts";
 import {
   type DeadlineLateness,
   type EnforcerHold,
@@ -88,6 +89,7 @@ const PRICES = {
   lambdaRequestPerMillion: 0.2,
   lambdaGbSecondArm64: 0.0000133334,
   sqsFifoRequestPerMillion: 0.5,
+  eventBridgeCustomEventPerMillion: 1,
 } as const;
 /** Function memory as in infra/ (webhook 256 MB, enforcer and sweep 512 MB). */
 const WEBHOOK_GB = 0.25;
@@ -311,6 +313,19 @@ try {
       `  room of ${read.participants}: show ${JSON.stringify(read.show.commands)} ${read.show.readUnits} RRU p50 ${read.show.ms.p50} ms; Twilio requests ${read.twilioRequests}`,
     );
 
+  log("  the event stream: audit write → webhook receiver, at once and at the deployed cadence");
+  const eventTables = await createTables(dynamo.endpoint, "bench-events-");
+  cleanups.unshift(async () => eventTables.client.destroy());
+  const eventStream = await measureEventStream({
+    endpoint: dynamo.endpoint,
+    names: eventTables.names,
+    events: QUICK ? 20 : 100,
+    cadenceSeconds: QUICK ? 8 : 30,
+  });
+  log(
+    `  events: at once p50/p99 ${eventStream.immediateMs.p50}/${eventStream.immediateMs.p99} ms, at cadence ${eventStream.cadenceMs.p50}/${eventStream.cadenceMs.p99} ms`,
+  );
+
   const skew = measureShardSkew();
   const capacityModels = [
     {
@@ -389,6 +404,7 @@ try {
     kicks,
     capacity,
     roomReads,
+    eventStream,
     capacityModels,
     throughput,
     scaling,
@@ -529,6 +545,7 @@ function render(r: Record<string, unknown>): string {
   const capacity = r.capacity as { events: EventCost[]; ruleCacheMs: number };
   const throughput = r.throughput as ThroughputResult;
   const roomReads = r.roomReads as RoomReadCost[] | undefined;
+  const eventStream = r.eventStream as EventStreamResult | undefined;
   const scaling = r.scaling as ScalingResult;
   const sweepCosts = r.sweepCosts as ReturnType<typeof sweepCost>[];
   const costs = r.costs as ReturnType<typeof costOf>[];
@@ -785,6 +802,7 @@ function render(r: Record<string, unknown>): string {
     "",
   );
   out.push(...renderRoomReads(roomReads));
+  out.push(...renderEventStream(eventStream));
   out.push(...renderThroughput(throughput));
   out.push("## 4. Bundles (esbuild: bundle, minify, ESM, node, node22) and cold init", "");
   if (typeof bundles === "string") out.push(bundles, "");
@@ -988,6 +1006,62 @@ function renderCapacityModels(models: CapacityModel[]): string[] {
     "",
   );
   return out;
+}
+
+function renderEventStream(stream: EventStreamResult | undefined): string[] {
+  if (stream === undefined) return [];
+  const { units } = stream;
+  const s = (x: Summary) => `${x.p50} / ${x.p95} / ${x.p99} (min ${x.min}, max ${x.max}, n=${x.n})`;
+  const dollars = (u: { read: number; write: number }) =>
+    u.write * PRICES.dynamoWriteRequestUnitPerMillion + u.read * PRICES.dynamoReadRequestUnitPerMillion;
+  const outbox = (units.entryWithMarkWrite - units.entryWithoutMarkWrite) * PRICES.dynamoWriteRequestUnitPerMillion;
+  const publish = dollars(units.publishPerEvent);
+  const perEndpoint = dollars(units.deliveryPerEndpoint);
+  return [
+    "## 3d. The event stream: audit write → webhook receiver, ms",
+    "",
+    table(
+      ["how", "p50 / p95 / p99 (min, max, n)"],
+      [
+        ["published and delivered at once after each write (the mechanics)", s(stream.immediateMs)],
+        [
+          `at the deployed cadence: published every sweep tick (${SWEEP_TICK_MS / 1000} s), delivered every second`,
+          s(stream.cadenceMs),
+        ],
+      ],
+    ),
+    "",
+    table(
+      ["per event", "DynamoDB units", "$ per million events"],
+      [
+        [
+          "the outbox mark, in the entry's own write (its byOutbox index)",
+          `${round(units.entryWithMarkWrite - units.entryWithoutMarkWrite, 2)} WRU (entry ${units.entryWithMarkWrite} with, ${units.entryWithoutMarkWrite} without)`,
+          round(outbox, 2),
+        ],
+        [
+          "publishing (the outbox read, the mark cleared, the endpoints listed, the delivery queued)",
+          `${units.publishPerEvent.read} RRU, ${units.publishPerEvent.write} WRU`,
+          round(publish, 2),
+        ],
+        [
+          "delivering, per endpoint (due read, claim, attempt recorded)",
+          `${units.deliveryPerEndpoint.read} RRU, ${units.deliveryPerEndpoint.write} WRU`,
+          round(perEndpoint, 2),
+        ],
+        ["EventBridge PutEvents (AWS)", "-", PRICES.eventBridgeCustomEventPerMillion],
+      ],
+    ),
+    "",
+    `One event per audit entry: a kick, a dry-run decision, a time warning, a rule change. The typical mix (connects no`,
+    "rule matches, disconnects) makes none, so it adds nothing per callback; what the stream costs is per event",
+    `(~$${round(outbox + publish + perEndpoint + PRICES.eventBridgeCustomEventPerMillion, 2)} per million events with one endpoint, plus the deliverer's Lambda time), and a`,
+    "fixed read of the outbox's 16 shards at every sweep run (about 0.5 RRU each when empty: ~8 M RRU, ~$1, a month).",
+    "At once: the time the mechanics take (DynamoDB Local and loopback). At the cadence: an event waits for the next",
+    "sweep run (the enforcer's kicks; a time-limit kick or warning leaves with the run that made it) and the next",
+    "delivery tick.",
+    "",
+  ];
 }
 
 function renderRoomReads(reads: readonly RoomReadCost[] | undefined): string[] {

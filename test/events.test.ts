@@ -1,328 +1,483 @@
-import { readFileSync } from "node:fs";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type AuditEntry, auditEntryIds, type KickEntry } from "../core/audit/audit.ts";
-import { dynamoAuditLog } from "../core/audit/dynamo-audit-log.ts";
-import type { AuditLog } from "../core/audit/ports.ts";
-import { dynamoEventOutbox } from "../core/events/dynamo-event-outbox.ts";
-import { eventBridgeSink } from "../core/events/eventbridge-sink.ts";
-import { EVENT_VERSION, eventOf, eventSchema, type RoomWardenEvent } from "../core/events/events.ts";
-import type { EventOutbox, EventSink } from "../core/events/ports.ts";
-import { MAX_PUBLISH_ATTEMPTS, publishEvents } from "../core/events/publish.ts";
-import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
-import { ruleRef } from "../core/rules/rules.ts";
-import { sweep } from "../core/sweep/sweep.ts";
-import type { TableNames } from "../core/tables.ts";
-import { EVENT_SCHEMA_FILE, renderEventSchema } from "../local/write-openapi.ts";
-import { rule, sid, T0 } from "./fixtures/domain.ts";
-import { type PipelineHarness, startPipelineHarness } from "./support/pipeline.ts";
-import { createTestTables } from "./support/tables.ts";
+import { describe, expect, it } from "vitest";
+import { parseStatusCallback, type StatusEvent } from "../core/callbacks/events.ts";
+import {
+  ACCOUNT_SID,
+  callbackFor,
+  type Form,
+  type KnownEventType,
+  PARTICIPANT_IDENTITY,
+  PARTICIPANT_SID,
+  participantCallback,
+  RECORDING_SID,
+  ROOM_NAME,
+  ROOM_SID,
+  recordingCallback,
+  roomCallback,
+  sid,
+  TIMESTAMP_MS,
+  TRACK_SID,
+  trackCallback,
+} from "./fixtures/callbacks.ts";
+import { namedFields, validationErrorOf } from "./support/validation.ts";
 
-/**
- * The event stream: one event per audit entry state, marked in the entry's own write (the outbox), published at
- * least once with a stable id, to EventBridge in AWS.
- */
+const base = {
+  accountSid: ACCOUNT_SID,
+  room: { sid: ROOM_SID, name: ROOM_NAME },
+  timestamp: TIMESTAMP_MS,
+  sequenceNumber: 0,
+};
+const alice = { sid: PARTICIPANT_SID, identity: PARTICIPANT_IDENTITY };
 
-const ban = rule("ban-1", { kind: "ban", identity: "mallory", reason: "abuse" });
-const limit = rule("limit-1", { kind: "max-duration", limitSeconds: 60, warnBeforeSeconds: [30] });
-const at = (ms: number) => new Date(T0 + ms).toISOString();
-
-function kickEntry(n: number, ms = 0): KickEntry {
-  const participantSid = sid("PA", n);
-  return {
-    id: auditEntryIds.kick(participantSid),
-    action: "kick",
-    createdAt: at(ms),
-    room: { sid: sid("RM", 1), name: "room-1" },
-    participant: { sid: participantSid, identity: "mallory" },
-    rule: { ...ruleRef(ban), snapshot: ban },
-    otherMatches: [],
-    trigger: { type: "callback", event: "participant-connected", timestamp: at(ms), receivedAt: at(ms + 5) },
-    outcome: "pending",
-    attempts: 0,
-  };
-}
-
-function wouldKick(n: number, ms = 0): AuditEntry {
-  const participantSid = sid("PA", n);
-  return {
-    id: auditEntryIds.wouldKick(participantSid, ban.id),
-    action: "would-kick",
-    outcome: "dry-run",
-    createdAt: at(ms),
-    room: { sid: sid("RM", 1), name: "room-1" },
-    participant: { sid: participantSid, identity: "dave" },
-    rule: { ...ruleRef(ban), snapshot: ban },
-    otherMatches: [],
-    trigger: { type: "sweep", at: at(ms) },
-  };
-}
-
-function warning(n: number, ms = 0): AuditEntry {
-  const participantSid = sid("PA", n);
-  return {
-    id: auditEntryIds.timeWarning(participantSid, limit.id, 1, 30),
-    action: "time-warning",
-    createdAt: at(ms),
-    room: { sid: sid("RM", 1), name: "room-1" },
-    participant: { sid: participantSid, identity: "carol" },
-    rule: { ...ruleRef(limit), snapshot: limit },
-    trigger: { type: "sweep", at: at(ms) },
-    deadlineAt: at(ms + 30_000),
-    point: 30,
-    secondsLeft: 30,
-  };
-}
-
-describe("eventOf: one event per audit entry state", () => {
-  it("types each entry, with a stable id, the entry as data, and nothing for a kick still pending", () => {
-    const pending = kickEntry(1);
-    expect(eventOf(pending)).toBeUndefined();
-    const kicked: KickEntry = { ...pending, outcome: "disconnected", attempts: 1, finalizedAt: at(40), latencyMs: 40 };
-    const failed: KickEntry = {
-      ...pending,
-      outcome: "failed",
-      attempts: 3,
-      finalizedAt: at(900),
-      error: { message: "503" },
-    };
-    const change: AuditEntry = {
-      id: auditEntryIds.ruleChange(ban.id, 1, "created", at(0)),
-      action: "rule-change",
-      change: "created",
-      createdAt: at(0),
-      actor: "ops",
-      ruleId: ban.id,
-      after: ban,
-    };
-    const events = [kicked, failed, wouldKick(2), warning(3), change].map(eventOf);
-    expect(events.map((e) => [e?.type, e?.id, e?.time])).toEqual([
-      ["participant.kicked", `${pending.id}:disconnected:1`, at(40)],
-      ["participant.kick-failed", `${pending.id}:failed:3`, at(900)],
-      ["participant.would-kick", auditEntryIds.wouldKick(sid("PA", 2), ban.id), at(0)],
-      ["participant.time-warning", auditEntryIds.timeWarning(sid("PA", 3), limit.id, 1, 30), at(0)],
-      ["rule.changed", change.id, at(0)],
-    ]);
-    for (const [index, event] of events.entries()) {
-      expect(eventSchema.parse(event)).toEqual(event);
-      expect(event).toMatchObject({ version: EVENT_VERSION, source: "room-warden" });
-      expect(event?.data).toEqual([kicked, failed, wouldKick(2), warning(3), change][index]);
-    }
-  });
-
-  it("is published as a JSON Schema in docs/ (run `npm run openapi` after changing it)", () => {
-    expect(readFileSync(EVENT_SCHEMA_FILE, "utf8")).toBe(renderEventSchema());
-    const schema = JSON.parse(renderEventSchema());
-    expect(schema.properties.type.enum).toEqual([
-      "participant.kicked",
-      "participant.kick-failed",
-      "participant.would-kick",
-      "participant.time-warning",
-      "rule.changed",
-      "endpoint.disabled",
-    ]);
-    expect(schema.required).toEqual(["id", "type", "version", "source", "time", "data"]);
-  });
-});
-
-describe("the outbox on the Audit table (DynamoDB Local)", () => {
-  let client: DynamoDBDocumentClient;
-  let names: TableNames;
-  let audit: AuditLog;
-  let outbox: EventOutbox;
-  const taken: RoomWardenEvent[] = [];
-  const sink: EventSink = {
-    async publish(events) {
-      taken.push(...events);
-      return { failed: [] };
+describe("parseStatusCallback: every documented event", () => {
+  it.each<{ name: string; form: Form; expected: StatusEvent }>([
+    {
+      name: "room-created",
+      form: roomCallback("room-created"),
+      expected: { type: "room-created", ...base },
     },
-  };
-
-  beforeEach(async () => {
-    ({ client, names } = await createTestTables());
-    audit = dynamoAuditLog(client, names.Audit, { retentionDays: 30, now: () => T0 });
-    outbox = dynamoEventOutbox(client, names.Audit);
-    taken.length = 0;
-  });
-
-  it("marks every entry state in its own write: decisions and warnings as written, a kick on its outcome, a rule change in its transaction", async () => {
-    await audit.begin(wouldKick(1, 1));
-    await audit.begin(warning(2, 2));
-    const kick = kickEntry(3, 3);
-    await audit.begin(kick);
-    const rules = dynamoRuleStore(client, names.Rules, { tableName: names.Audit, retentionDays: 30 });
-    await rules.create(ban, {
-      id: auditEntryIds.ruleChange(ban.id, 1, "created", at(4)),
-      action: "rule-change",
-      change: "created",
-      createdAt: at(4),
-      actor: "ops",
-      ruleId: ban.id,
-      after: ban,
-    });
-    // The pending kick is not in the outbox until its outcome is.
-    expect((await outbox.unpublished(100)).map((i) => i.entry.action)).toEqual([
-      "would-kick",
-      "time-warning",
-      "rule-change",
-    ]);
-    await audit.finalize(kick.id, { outcome: "disconnected", attempts: 1, latencyMs: 12, finalizedAt: at(10) });
-
-    expect(await publishEvents({ outbox, sink })).toEqual({ published: 4, failed: 0, deadLettered: 0 });
-    expect(taken.map((e) => e.type)).toEqual([
-      "participant.would-kick",
-      "participant.time-warning",
-      "rule.changed",
-      "participant.kicked",
-    ]);
-    expect(await outbox.unpublished(100)).toEqual([]);
-    expect(await publishEvents({ outbox, sink })).toEqual({ published: 0, failed: 0, deadLettered: 0 });
-    expect(taken).toHaveLength(4);
-  });
-
-  it("publishes, after a crash between the audit write and the publish, exactly that event, once", async () => {
-    await audit.begin(wouldKick(1));
-    // The process dies inside the publish: the sink never answers.
-    const crashing: EventSink = {
-      publish: async () => {
-        throw new Error("process killed");
+    {
+      name: "room-ended with its RoomDuration in seconds",
+      form: roomCallback("room-ended", { RoomDuration: "3725" }),
+      expected: { type: "room-ended", ...base, durationSeconds: 3725 },
+    },
+    {
+      name: "participant-connected",
+      form: participantCallback("participant-connected"),
+      expected: { type: "participant-connected", ...base, participant: alice },
+    },
+    {
+      name: "participant-disconnected with its ParticipantDuration in seconds",
+      form: participantCallback("participant-disconnected", { ParticipantDuration: "125" }),
+      expected: { type: "participant-disconnected", ...base, participant: alice, durationSeconds: 125 },
+    },
+    {
+      name: "participant-disconnected after zero seconds",
+      form: participantCallback("participant-disconnected", { ParticipantDuration: "0" }),
+      expected: { type: "participant-disconnected", ...base, participant: alice, durationSeconds: 0 },
+    },
+    {
+      name: "participant-reconnecting",
+      form: participantCallback("participant-reconnecting"),
+      expected: { type: "participant-reconnecting", ...base, participant: alice },
+    },
+    {
+      name: "participant-reconnected",
+      form: participantCallback("participant-reconnected"),
+      expected: { type: "participant-reconnected", ...base, participant: alice },
+    },
+    {
+      name: "track-added of an audio track",
+      form: trackCallback("track-added", { TrackKind: "audio" }),
+      expected: { type: "track-added", ...base, participant: alice, track: { sid: TRACK_SID, kind: "audio" } },
+    },
+    {
+      name: "track-removed of a video track",
+      form: trackCallback("track-removed", { TrackKind: "video", TrackSid: sid("MT", 2) }),
+      expected: { type: "track-removed", ...base, participant: alice, track: { sid: sid("MT", 2), kind: "video" } },
+    },
+    {
+      name: "track-enabled of a data track",
+      form: trackCallback("track-enabled", { TrackKind: "data" }),
+      expected: { type: "track-enabled", ...base, participant: alice, track: { sid: TRACK_SID, kind: "data" } },
+    },
+    {
+      name: "track-disabled",
+      form: trackCallback("track-disabled", { TrackKind: "video" }),
+      expected: { type: "track-disabled", ...base, participant: alice, track: { sid: TRACK_SID, kind: "video" } },
+    },
+    {
+      name: "recording-started, before any duration",
+      form: recordingCallback("recording-started"),
+      expected: {
+        type: "recording-started",
+        ...base,
+        recording: { sid: RECORDING_SID, sourceSid: TRACK_SID, uri: `/v1/Recordings/${RECORDING_SID}` },
       },
-    };
-    await expect(publishEvents({ outbox, sink: crashing })).resolves.toMatchObject({ published: 0, failed: 1 });
-    // A crash after the sink took it and before the mark was cleared: the sink saw it, the mark stays.
-    const [item] = await outbox.unpublished(10);
-    expect(item?.entry.id).toBe(auditEntryIds.wouldKick(sid("PA", 1), ban.id));
-
-    expect(await publishEvents({ outbox, sink })).toMatchObject({ published: 1 });
-    expect(taken.map((e) => e.id)).toEqual([auditEntryIds.wouldKick(sid("PA", 1), ban.id)]);
-    expect(await publishEvents({ outbox, sink })).toMatchObject({ published: 0 });
-    expect(taken).toHaveLength(1);
-  });
-
-  it("keeps a newer state's mark when an older one is cleared: a failed kick retried and kicked publishes both outcomes", async () => {
-    const kick = kickEntry(5);
-    await audit.begin(kick);
-    await audit.finalize(kick.id, {
-      outcome: "failed",
-      attempts: 3,
-      finalizedAt: at(1000),
-      error: { message: "503" },
-      retryAt: T0 + 60_000,
-    });
-    const [failedMark] = await outbox.unpublished(10);
-    await audit.reopen(kick.id, T0 + 60_000);
-    await audit.finalize(kick.id, { outcome: "disconnected", attempts: 1, finalizedAt: at(61_000) });
-    // The publisher read the failed state's mark before the retry: clearing it leaves the new outcome's mark.
-    await outbox.published(kick.id, failedMark?.markedAt ?? 0);
-    expect(await publishEvents({ outbox, sink })).toMatchObject({ published: 1 });
-    expect(taken.map((e) => e.id)).toEqual([`${kick.id}:disconnected:4`]);
-  });
-
-  it("retries what the sink refuses, alone, and gives a mark up to the dead letters after the last attempt", async () => {
-    await audit.begin(wouldKick(1, 1));
-    await audit.begin(wouldKick(2, 2));
-    const refused = auditEntryIds.wouldKick(sid("PA", 2), ban.id);
-    const refusing: EventSink = {
-      publish: async (events) => ({ failed: events.filter((e) => e.id === refused).map((e) => e.id) }),
-    };
-    expect(await publishEvents({ outbox, sink: refusing })).toEqual({ published: 1, failed: 1, deadLettered: 0 });
-    const [left] = await outbox.unpublished(10);
-    expect(left).toMatchObject({ attempts: 1, entry: { participant: { sid: sid("PA", 2) } } });
-
-    // Up to the last attempt, counted on the mark; then out of the outbox, kept on the entry.
-    for (let attempt = 2; attempt < MAX_PUBLISH_ATTEMPTS; attempt++) {
-      expect(await outbox.failed(left?.entry.id ?? "", left?.markedAt ?? 0, MAX_PUBLISH_ATTEMPTS)).toBe(false);
-    }
-    expect(await outbox.failed(left?.entry.id ?? "", left?.markedAt ?? 0, MAX_PUBLISH_ATTEMPTS)).toBe(true);
-    expect(await outbox.unpublished(10)).toEqual([]);
-  }, 60_000);
-});
-
-describe("to EventBridge (aws-sdk-client-mock: no local EventBridge exists)", () => {
-  const mock = mockClient(EventBridgeClient);
-  beforeEach(() => mock.reset());
-  const events = Array.from({ length: 23 }, (_, n) => eventOf(wouldKick(n + 1)) as RoomWardenEvent);
-
-  it("puts each event on the bus, source room-warden and detail-type its type, ten a request", async () => {
-    mock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({
-      FailedEntryCount: 0,
-      Entries: input.Entries.map((_, i) => ({ EventId: `e-${i}` })),
-    }));
-    const result = await eventBridgeSink("room-warden-events", new EventBridgeClient({ region: "us-east-1" })).publish(
-      events,
-    );
-    expect(result).toEqual({ failed: [] });
-    const calls = mock.commandCalls(PutEventsCommand);
-    expect(calls.map((call) => call.args[0].input.Entries?.length)).toEqual([10, 10, 3]);
-    const first = calls[0]?.args[0].input.Entries?.[0];
-    expect(first).toMatchObject({
-      EventBusName: "room-warden-events",
-      Source: "room-warden",
-      DetailType: "participant.would-kick",
-    });
-    expect(JSON.parse(first?.Detail ?? "")).toEqual(events[0]);
-  });
-
-  it("reports the entries EventBridge refused, and a whole batch when the request fails", async () => {
-    mock
-      .on(PutEventsCommand)
-      .resolvesOnce({
-        FailedEntryCount: 1,
-        Entries: [
-          { EventId: "a" },
-          { ErrorCode: "ThrottlingException", ErrorMessage: "slow down" },
-          ...Array.from({ length: 8 }, (_, i) => ({ EventId: `b${i}` })),
-        ],
-      })
-      .rejectsOnce(new Error("network"))
-      .resolves({ FailedEntryCount: 0, Entries: [{ EventId: "c" }, { EventId: "d" }, { EventId: "e" }] });
-    const result = await eventBridgeSink("bus", new EventBridgeClient({ region: "us-east-1" })).publish(events);
-    expect(result.failed).toEqual([events[1]?.id, ...events.slice(10, 20).map((e) => e.id)]);
-  });
-});
-
-describe("published by the sweep, end to end (emulator, handlers, DynamoDB Local)", () => {
-  let h: PipelineHarness;
-  beforeAll(async () => {
-    h = await startPipelineHarness();
-  });
-  afterAll(async () => {
-    await h.stop();
-  });
-
-  it("each run publishes what the enforcer, the sweep and the operators wrote since, as the audit trail has it", async () => {
-    const taken: RoomWardenEvent[] = [];
-    const events = {
-      outbox: dynamoEventOutbox(h.client, h.names.Audit),
-      sink: {
-        async publish(batch: readonly RoomWardenEvent[]) {
-          taken.push(...batch);
-          return { failed: [] };
+    },
+    {
+      name: "recording-completed with its Duration in seconds",
+      form: recordingCallback("recording-completed", { Duration: "61" }),
+      expected: {
+        type: "recording-completed",
+        ...base,
+        recording: {
+          sid: RECORDING_SID,
+          sourceSid: TRACK_SID,
+          uri: `/v1/Recordings/${RECORDING_SID}`,
+          durationSeconds: 61,
         },
       },
-    };
-    const run = () =>
-      sweep({ ...h.sweepDeps, events }, { owner: "events", leaseMs: 30_000, batch: 100, reconcile: false });
-    await h.addRule({ kind: "ban", identity: "evented-eve", reason: "abuse" });
-    const roomSid = await h.room("evented-1");
-    const eve = await h.emulator.join(roomSid, "evented-eve");
-    await h.settle();
+    },
+    {
+      name: "recording-failed without SourceSid or RecordingUri",
+      form: recordingCallback("recording-failed", { SourceSid: undefined, RecordingUri: undefined }),
+      expected: { type: "recording-failed", ...base, recording: { sid: RECORDING_SID } },
+    },
+  ])("parses $name", ({ form, expected }) => {
+    expect(parseStatusCallback(form)).toStrictEqual(expected);
+  });
 
-    const report = await run();
-    expect(report.events).toEqual({ published: 1, failed: 0, deadLettered: 0 });
-    const entry = await h.audit.get(auditEntryIds.kick(eve.sid));
-    expect(taken).toEqual([
-      {
-        id: `${auditEntryIds.kick(eve.sid)}:disconnected:1`,
-        type: "participant.kicked",
-        version: 1,
-        source: "room-warden",
-        time: (entry as KickEntry).finalizedAt,
-        data: entry,
-      },
-    ]);
-    expect((await run()).events).toEqual({ published: 0, failed: 0, deadLettered: 0 });
+  it.each<KnownEventType>([
+    "room-created",
+    "room-ended",
+    "participant-connected",
+    "participant-disconnected",
+    "participant-reconnecting",
+    "participant-reconnected",
+    "track-added",
+    "track-removed",
+    "track-enabled",
+    "track-disabled",
+    "recording-started",
+    "recording-completed",
+    "recording-failed",
+  ])("keeps the event name %s as the event type", (event) => {
+    expect(parseStatusCallback(callbackFor(event)).type).toBe(event);
+  });
+
+  it.each<KnownEventType>(["room-created", "participant-connected", "track-added", "recording-started"])(
+    "leaves sequenceNumber out of a %s event when Twilio sends no SequenceNumber",
+    (event) => {
+      const parsed = parseStatusCallback(callbackFor(event, { SequenceNumber: undefined }));
+      expect(parsed).not.toHaveProperty("sequenceNumber");
+    },
+  );
+});
+
+describe("parseStatusCallback: numbers and timestamps", () => {
+  it.each([
+    { Timestamp: "2026-11-21T10:00:00.123Z", expected: Date.UTC(2026, 10, 21, 10, 0, 0, 123) },
+    { Timestamp: "2026-11-21T10:00:00.001Z", expected: Date.UTC(2026, 10, 21, 10, 0, 0, 1) },
+    { Timestamp: "2026-11-21T10:00:00.999Z", expected: Date.UTC(2026, 10, 21, 10, 0, 0, 999) },
+    { Timestamp: "2026-11-21T10:00:00.5Z", expected: Date.UTC(2026, 10, 21, 10, 0, 0, 500) },
+    { Timestamp: "2026-11-21T10:00:00Z", expected: Date.UTC(2026, 10, 21, 10, 0, 0, 0) },
+    { Timestamp: "2026-11-21T10:00:00.123456Z", expected: Date.UTC(2026, 10, 21, 10, 0, 0, 123) },
+    { Timestamp: "2026-11-21T12:00:00+02:00", expected: Date.UTC(2026, 10, 21, 10, 0, 0, 0) },
+    { Timestamp: "2026-11-21T12:00:00.250+02:00", expected: Date.UTC(2026, 10, 21, 10, 0, 0, 250) },
+    { Timestamp: "2026-11-21T04:30:00-05:30", expected: Date.UTC(2026, 10, 21, 10, 0, 0, 0) },
+    { Timestamp: "2026-11-21T00:30:00+00:00", expected: Date.UTC(2026, 10, 21, 0, 30, 0, 0) },
+    { Timestamp: "2026-11-22T00:30:00+14:00", expected: Date.UTC(2026, 10, 21, 10, 30, 0, 0) },
+    { Timestamp: "2028-02-29T23:59:59.999Z", expected: Date.UTC(2028, 1, 29, 23, 59, 59, 999) },
+  ])("parses Timestamp $Timestamp to epoch milliseconds $expected", ({ Timestamp, expected }) => {
+    const parsed = parseStatusCallback(participantCallback("participant-connected", { Timestamp }));
+    expect(parsed).toMatchObject({ timestamp: expected });
+  });
+
+  it.each([
+    { SequenceNumber: "0", expected: 0 },
+    { SequenceNumber: "17", expected: 17 },
+    { SequenceNumber: "007", expected: 7 },
+    { SequenceNumber: "123456789", expected: 123456789 },
+  ])("parses SequenceNumber $SequenceNumber as $expected", ({ SequenceNumber, expected }) => {
+    const parsed = parseStatusCallback(participantCallback("participant-connected", { SequenceNumber }));
+    expect(parsed).toMatchObject({ sequenceNumber: expected });
+  });
+
+  it.each([
+    { ParticipantDuration: "0", expected: 0 },
+    { ParticipantDuration: "1", expected: 1 },
+    { ParticipantDuration: "86400", expected: 86400 },
+    { ParticipantDuration: "0604800", expected: 604800 },
+  ])("parses ParticipantDuration $ParticipantDuration as $expected seconds", ({ ParticipantDuration, expected }) => {
+    const parsed = parseStatusCallback(participantCallback("participant-disconnected", { ParticipantDuration }));
+    expect(parsed).toMatchObject({ durationSeconds: expected });
+  });
+
+  it("leaves durationSeconds out of a participant-disconnected event without ParticipantDuration", () => {
+    const parsed = parseStatusCallback(
+      participantCallback("participant-disconnected", { ParticipantDuration: undefined }),
+    );
+    expect(parsed).not.toHaveProperty("durationSeconds");
+  });
+});
+
+describe("parseStatusCallback: events it does not know", () => {
+  it.each([
+    "room-exploded",
+    "participant-kicked",
+    "composition-available",
+    "Participant-Connected",
+    "participant-connected ",
+    "constructor",
+    "__proto__",
+  ])("ignores the unknown event %j and reports its name", (event) => {
+    const form = participantCallback("participant-connected", { StatusCallbackEvent: event });
+    expect(parseStatusCallback(form)).toStrictEqual({ type: "ignored", event });
+  });
+
+  it("ignores an unknown event even when every other parameter is missing or malformed", () => {
+    expect(parseStatusCallback({ StatusCallbackEvent: "room-renamed", AccountSid: "nope" })).toStrictEqual({
+      type: "ignored",
+      event: "room-renamed",
+    });
+  });
+});
+
+describe("parseStatusCallback: parameters it does not use", () => {
+  it.each<{ event: KnownEventType; extra: Form }>([
+    { event: "room-created", extra: { MaxParticipants: "50", MediaRegion: "us1" } },
+    { event: "participant-connected", extra: { ParticipantKind: "browser", CustomerField: "x=1&y=2" } },
+    { event: "participant-disconnected", extra: { RoomDuration: "900", Foo: "" } },
+    { event: "track-added", extra: { TrackName: "screen share", Unexpected: "💥" } },
+    { event: "recording-completed", extra: { MediaUri: "/v1/Recordings/x/Media", GroupingSids: "{}" } },
+  ])("tolerates extra parameters on $event and parses as without them", ({ event, extra }) => {
+    expect(parseStatusCallback({ ...callbackFor(event), ...extra })).toStrictEqual(
+      parseStatusCallback(callbackFor(event)),
+    );
+  });
+});
+
+describe("parseStatusCallback: identities and room names are kept as sent", () => {
+  it.each([
+    "alice",
+    "Zoë Ångström",
+    "名前",
+    "😀 user",
+    "alice smith",
+    " padded ",
+    "user#42",
+    "org/team/alice",
+    `o'brien "the" one`,
+    "a+b@example.com",
+    "back\\slash",
+    "*literally?",
+  ])("keeps the identity %j unchanged", (identity) => {
+    const parsed = parseStatusCallback(participantCallback("participant-connected", { ParticipantIdentity: identity }));
+    expect(parsed).toMatchObject({ participant: { identity } });
+  });
+
+  it.each(["room with spaces", "clinic/east#3", "salle-é", `"quoted"`])("keeps the room name %j unchanged", (name) => {
+    const parsed = parseStatusCallback(trackCallback("track-added", { RoomName: name }));
+    expect(parsed).toMatchObject({ room: { name } });
+  });
+});
+
+describe("parseStatusCallback: malformed known events", () => {
+  const hex31 = "0".repeat(31);
+  const hex33 = "0".repeat(33);
+
+  it.each<{ name: string; form: Form; field: string }>([
+    {
+      name: "no StatusCallbackEvent",
+      form: roomCallback("room-created", { StatusCallbackEvent: undefined }),
+      field: "StatusCallbackEvent",
+    },
+    {
+      name: "an empty StatusCallbackEvent",
+      form: roomCallback("room-created", { StatusCallbackEvent: "" }),
+      field: "StatusCallbackEvent",
+    },
+    {
+      name: "no AccountSid",
+      form: participantCallback("participant-connected", { AccountSid: undefined }),
+      field: "AccountSid",
+    },
+    {
+      name: "an AccountSid with the RM prefix",
+      form: participantCallback("participant-connected", { AccountSid: sid("RM", 1) }),
+      field: "AccountSid",
+    },
+    {
+      name: "an AccountSid of 31 hex digits",
+      form: participantCallback("participant-connected", { AccountSid: `AC${hex31}` }),
+      field: "AccountSid",
+    },
+    {
+      name: "an AccountSid of non-hex digits",
+      form: roomCallback("room-created", { AccountSid: `AC${"g".repeat(32)}` }),
+      field: "AccountSid",
+    },
+    {
+      name: "no RoomSid",
+      form: participantCallback("participant-connected", { RoomSid: undefined }),
+      field: "RoomSid",
+    },
+    {
+      name: "a RoomSid with the PA prefix",
+      form: roomCallback("room-ended", { RoomSid: sid("PA", 1) }),
+      field: "RoomSid",
+    },
+    {
+      name: "a RoomSid with a lower-case prefix",
+      form: participantCallback("participant-connected", { RoomSid: `rm${"0".repeat(32)}` }),
+      field: "RoomSid",
+    },
+    {
+      name: "no RoomName",
+      form: participantCallback("participant-connected", { RoomName: undefined }),
+      field: "RoomName",
+    },
+    { name: "an empty RoomName", form: roomCallback("room-created", { RoomName: "" }), field: "RoomName" },
+    { name: "an unknown RoomStatus", form: roomCallback("room-created", { RoomStatus: "open" }), field: "RoomStatus" },
+    {
+      name: "no ParticipantSid",
+      form: participantCallback("participant-connected", { ParticipantSid: undefined }),
+      field: "ParticipantSid",
+    },
+    {
+      name: "a ParticipantSid with the RM prefix",
+      form: participantCallback("participant-connected", { ParticipantSid: sid("RM", 7) }),
+      field: "ParticipantSid",
+    },
+    {
+      name: "a ParticipantSid of 31 hex digits",
+      form: participantCallback("participant-disconnected", { ParticipantSid: `PA${hex31}` }),
+      field: "ParticipantSid",
+    },
+    {
+      name: "a ParticipantSid of 33 hex digits",
+      form: trackCallback("track-added", { ParticipantSid: `PA${hex33}` }),
+      field: "ParticipantSid",
+    },
+    {
+      name: "no ParticipantIdentity",
+      form: participantCallback("participant-connected", { ParticipantIdentity: undefined }),
+      field: "ParticipantIdentity",
+    },
+    {
+      name: "an empty ParticipantIdentity",
+      form: participantCallback("participant-connected", { ParticipantIdentity: "" }),
+      field: "ParticipantIdentity",
+    },
+    {
+      name: "an empty ParticipantIdentity on a track event",
+      form: trackCallback("track-enabled", { ParticipantIdentity: "" }),
+      field: "ParticipantIdentity",
+    },
+    {
+      name: "an unknown ParticipantStatus",
+      form: participantCallback("participant-connected", { ParticipantStatus: "gone" }),
+      field: "ParticipantStatus",
+    },
+    {
+      name: "no Timestamp",
+      form: participantCallback("participant-connected", { Timestamp: undefined }),
+      field: "Timestamp",
+    },
+    {
+      name: "an empty Timestamp",
+      form: participantCallback("participant-connected", { Timestamp: "" }),
+      field: "Timestamp",
+    },
+    {
+      name: "a Timestamp in words",
+      form: participantCallback("participant-connected", { Timestamp: "yesterday" }),
+      field: "Timestamp",
+    },
+    {
+      name: "a Timestamp with only a date",
+      form: participantCallback("participant-connected", { Timestamp: "2026-11-21" }),
+      field: "Timestamp",
+    },
+    {
+      name: "a Timestamp without a time zone",
+      form: participantCallback("participant-connected", { Timestamp: "2026-11-21T10:00:00" }),
+      field: "Timestamp",
+    },
+    {
+      name: "a Timestamp on 30 February",
+      form: participantCallback("participant-connected", { Timestamp: "2026-02-30T10:00:00Z" }),
+      field: "Timestamp",
+    },
+    {
+      name: "a Timestamp at hour 25",
+      form: roomCallback("room-created", { Timestamp: "2026-11-21T25:00:00Z" }),
+      field: "Timestamp",
+    },
+    {
+      name: "a Timestamp as epoch milliseconds",
+      form: participantCallback("participant-connected", { Timestamp: "1795255200000" }),
+      field: "Timestamp",
+    },
+    {
+      name: "a non-numeric ParticipantDuration",
+      form: participantCallback("participant-disconnected", { ParticipantDuration: "abc" }),
+      field: "ParticipantDuration",
+    },
+    {
+      name: "a decimal ParticipantDuration",
+      form: participantCallback("participant-disconnected", { ParticipantDuration: "1.5" }),
+      field: "ParticipantDuration",
+    },
+    {
+      name: "a negative ParticipantDuration",
+      form: participantCallback("participant-disconnected", { ParticipantDuration: "-1" }),
+      field: "ParticipantDuration",
+    },
+    {
+      name: "an empty ParticipantDuration",
+      form: participantCallback("participant-disconnected", { ParticipantDuration: "" }),
+      field: "ParticipantDuration",
+    },
+    {
+      name: "a non-numeric RoomDuration",
+      form: roomCallback("room-ended", { RoomDuration: "ten" }),
+      field: "RoomDuration",
+    },
+    {
+      name: "a negative SequenceNumber",
+      form: participantCallback("participant-connected", { SequenceNumber: "-1" }),
+      field: "SequenceNumber",
+    },
+    {
+      name: "a decimal SequenceNumber",
+      form: participantCallback("participant-connected", { SequenceNumber: "1.5" }),
+      field: "SequenceNumber",
+    },
+    {
+      name: "a SequenceNumber in exponent notation",
+      form: participantCallback("participant-connected", { SequenceNumber: "1e3" }),
+      field: "SequenceNumber",
+    },
+    {
+      name: "an empty SequenceNumber",
+      form: participantCallback("participant-connected", { SequenceNumber: "" }),
+      field: "SequenceNumber",
+    },
+    { name: "no TrackSid", form: trackCallback("track-added", { TrackSid: undefined }), field: "TrackSid" },
+    {
+      name: "a TrackSid with the PA prefix",
+      form: trackCallback("track-added", { TrackSid: sid("PA", 1) }),
+      field: "TrackSid",
+    },
+    { name: "no TrackKind", form: trackCallback("track-added", { TrackKind: undefined }), field: "TrackKind" },
+    { name: "a TrackKind of screen", form: trackCallback("track-added", { TrackKind: "screen" }), field: "TrackKind" },
+    {
+      name: "a capitalised TrackKind",
+      form: trackCallback("track-disabled", { TrackKind: "Audio" }),
+      field: "TrackKind",
+    },
+    {
+      name: "no RecordingSid",
+      form: recordingCallback("recording-started", { RecordingSid: undefined }),
+      field: "RecordingSid",
+    },
+    {
+      name: "a RecordingSid with the MT prefix",
+      form: recordingCallback("recording-completed", { RecordingSid: sid("MT", 1) }),
+      field: "RecordingSid",
+    },
+    {
+      name: "a non-numeric recording Duration",
+      form: recordingCallback("recording-completed", { Duration: "long" }),
+      field: "Duration",
+    },
+  ])("rejects $name, naming $field", ({ form, field }) => {
+    const error = validationErrorOf(() => parseStatusCallback(form));
+    expect(namedFields(error)).toEqual([field]);
+    expect(error.message).toContain(field);
+  });
+
+  it("names the event in the error's subject", () => {
+    const error = validationErrorOf(() =>
+      parseStatusCallback(participantCallback("participant-connected", { ParticipantSid: "PA1" })),
+    );
+    expect(error.subject).toBe("participant-connected callback");
+  });
+
+  it("names every bad field when several are wrong", () => {
+    const form = trackCallback("track-added", { AccountSid: "AC1", TrackKind: "smell", Timestamp: "soon" });
+    const error = validationErrorOf(() => parseStatusCallback(form));
+    expect(namedFields(error).sort()).toEqual(["AccountSid", "Timestamp", "TrackKind"]);
   });
 });
