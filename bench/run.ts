@@ -1014,7 +1014,7 @@ function renderEventStream(stream: EventStreamResult | undefined): string[] {
   const s = (x: Summary) => `${x.p50} / ${x.p95} / ${x.p99} (min ${x.min}, max ${x.max}, n=${x.n})`;
   const dollars = (u: { read: number; write: number }) =>
     u.write * PRICES.dynamoWriteRequestUnitPerMillion + u.read * PRICES.dynamoReadRequestUnitPerMillion;
-  const outbox = (units.entryWithMarkWrite - units.entryWithoutMarkWrite) * PRICES.dynamoWriteRequestUnitPerMillion;
+  const outbox = units.markWrite * PRICES.dynamoWriteRequestUnitPerMillion;
   const publish = dollars(units.publishPerEvent);
   const perEndpoint = dollars(units.deliveryPerEndpoint);
   return [
@@ -1031,12 +1031,14 @@ function renderEventStream(stream: EventStreamResult | undefined): string[] {
       ],
     ),
     "",
+    `DynamoDB units per event, on a batch of ${units.batch} as one sweep run publishes them and one delivery run sends them:`,
+    "",
     table(
       ["per event", "DynamoDB units", "$ per million events"],
       [
         [
-          "the outbox mark, in the entry's own write (its byOutbox index)",
-          `${round(units.entryWithMarkWrite - units.entryWithoutMarkWrite, 2)} WRU (entry ${units.entryWithMarkWrite} with, ${units.entryWithoutMarkWrite} without)`,
+          "the outbox mark, in the entry's own write (its byOutbox index entry)",
+          `${units.markWrite} WRU`,
           round(outbox, 2),
         ],
         [
