@@ -7,9 +7,10 @@
 process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
 process.env.POWERTOOLS_METRICS_DISABLED = "true";
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
+import { gzipSync } from "node:zlib";
 import { loadTwilioConfig } from "../core/composition/config.ts";
 import { dynamoRuleStore } from "../core/rules/dynamo-rule-store.ts";
 import { ruleSchema, ruleSpecSchema } from "../core/rules/rules.ts";
@@ -389,6 +390,8 @@ try {
       : await measurePlainBundle(COLD_RUNS, { endpoint: dynamo.endpoint, rulesTable: sbsTables.names.Rules });
 
   const costs = capacity.events.map((event) => costOf(event, ackAlone.summary.p50));
+  const consoleAssets = measureConsoleAssets();
+  log(`  console page: ${kb(consoleAssets.bytes)} KB, ${kb(consoleAssets.gzipBytes)} KB gzipped`);
   results = {
     date: new Date().toISOString(),
     quick: QUICK,
@@ -405,6 +408,7 @@ try {
     capacity,
     roomReads,
     eventStream,
+    consoleAssets,
     capacityModels,
     throughput,
     scaling,
@@ -805,6 +809,12 @@ function render(r: Record<string, unknown>): string {
   out.push(...renderEventStream(eventStream));
   out.push(...renderThroughput(throughput));
   out.push("## 4. Bundles (esbuild: bundle, minify, ESM, node, node22) and cold init", "");
+  const consoleAssets = r.consoleAssets as { bytes: number; gzipBytes: number } | undefined;
+  if (consoleAssets !== undefined)
+    out.push(
+      `The operators' console (cli/console/static: its page, script and styles, no framework): ${kb(consoleAssets.bytes)} KB, ${kb(consoleAssets.gzipBytes)} KB gzipped (budget 100 KB gzipped).`,
+      "",
+    );
   if (typeof bundles === "string") out.push(bundles, "");
   else {
     out.push(
@@ -1286,4 +1296,14 @@ function renderScaling(scaling: ScalingResult, costs: ReturnType<typeof sweepCos
     `DynamoDB Local's peak RSS after all the loading: ${scaling.jvmPeakRss === undefined ? "not measured" : `${mib(scaling.jvmPeakRss)} MiB (VmHWM)`}.`,
     "",
   ];
+}
+
+/** The console's page, script and styles as the browser loads them. */
+function measureConsoleAssets(): { bytes: number; gzipBytes: number } {
+  const folder = new URL("../cli/console/static/", import.meta.url);
+  const files = readdirSync(folder).map((name) => readFileSync(new URL(name, folder)));
+  return {
+    bytes: files.reduce((sum, file) => sum + file.length, 0),
+    gzipBytes: files.reduce((sum, file) => sum + gzipSync(file).length, 0),
+  };
 }

@@ -13,6 +13,7 @@ import {
 import { auditCommands } from "./commands/audit.ts";
 import { banCommands } from "./commands/ban.ts";
 import { checkCommands } from "./commands/check.ts";
+import { consoleCommands } from "./commands/console.ts";
 import { duplicateCommands } from "./commands/duplicates.ts";
 import { limitCommands } from "./commands/limit.ts";
 import { openApiCommands } from "./commands/openapi.ts";
@@ -37,6 +38,7 @@ const commands: readonly Command[] = [
   ...roomCommands,
   ...webhookCommands,
   ...checkCommands,
+  ...consoleCommands,
   ...openApiCommands,
 ];
 

@@ -56,6 +56,8 @@ interface Call {
   readonly body?: unknown;
   /** The rule version the caller read, sent as `If-Match`. */
   readonly ifMatch?: number | undefined;
+  /** Forwarding (the console): the query string, JSON body and If-Match as received, and error answers returned. */
+  readonly forward?: { readonly search: string; readonly body?: string; readonly ifMatch?: string };
 }
 
 const rulePageSchema = rulePage;
@@ -84,14 +86,14 @@ export function createAdminClient(options: ClientOptions) {
   async function send(path: string, call: Call = {}): Promise<Answer> {
     const method = call.method ?? "GET";
     const query = Object.entries(call.query ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined);
-    const url = new URL(
-      `${base}${path}${query.length === 0 ? "" : `?${query.map(([k, v]) => `${encode(k)}=${encode(v)}`).join("&")}`}`,
-    );
-    const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+    const search = call.forward?.search ?? query.map(([k, v]) => `${encode(k)}=${encode(v)}`).join("&");
+    const url = new URL(`${base}${path}${search === "" ? "" : `?${search}`}`);
+    const body = call.forward?.body ?? (call.body === undefined ? undefined : JSON.stringify(call.body));
+    const ifMatch = call.forward?.ifMatch ?? (call.ifMatch === undefined ? undefined : `"${call.ifMatch}"`);
     let headers: Record<string, string> = {
       accept: "application/json",
       ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...(call.ifMatch === undefined ? {} : { "if-match": `"${call.ifMatch}"` }),
+      ...(ifMatch === undefined ? {} : { "if-match": ifMatch }),
     };
     if (auth.kind === "bearer") headers.authorization = `Bearer ${auth.token}`;
     if (auth.kind === "sigv4") {
@@ -120,7 +122,7 @@ export function createAdminClient(options: ClientOptions) {
       throw new NetworkError(`cannot reach ${url.origin}${url.pathname}: ${describeFailure(error, timeoutMs)}`);
     }
     trace(`← ${response.status} ${response.statusText} (${Math.round(performance.now() - started)} ms)`);
-    if (response.status >= 400) throw apiError(response, text, auth.kind);
+    if (response.status >= 400 && call.forward === undefined) throw apiError(response, text, auth.kind);
     return { status: response.status, headers: response.headers, text };
   }
 
@@ -187,6 +189,12 @@ export function createAdminClient(options: ClientOptions) {
       json(deliveryPage, `/admin/webhooks/${segment(id)}/deliveries`, { query }),
     decide: (identity: string, room: string) => json(decisionSchema, "/admin/decisions", { query: { identity, room } }),
     openApi: () => json(z.record(z.string(), z.unknown()), "/admin/openapi.json"),
+    /** A request as the console received it, authenticated as the CLI is; every answer returned, errors too. */
+    forward: (
+      method: NonNullable<Call["method"]>,
+      path: string,
+      request: { readonly search: string; readonly body?: string; readonly ifMatch?: string },
+    ) => send(path, { method, forward: request }),
   };
 }
 

@@ -38,6 +38,7 @@ export const optionTable = {
   out: { type: "string" },
   outcome: { type: "string" },
   pattern: { type: "boolean" },
+  port: { type: "string" },
   reason: { type: "string" },
   room: { type: "string" },
   rule: { type: "string" },

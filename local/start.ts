@@ -7,6 +7,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { createAdminClient } from "../cli/client.ts";
+import { startConsole } from "../cli/console/server.ts";
 import { loadSweepConfig, loadTwilioConfig } from "../core/composition/config.ts";
 import { tables } from "../core/tables.ts";
 import { twilioEnvironment } from "../emulator/index.ts";
@@ -132,7 +134,18 @@ try {
     thread: true,
     adminToken,
   });
-  stopPipeline = pipeline.stop;
+  // The operators' console, on loopback, calling the admin API with the token (the browser never sees it).
+  const consoleServer = await startConsole({
+    api: createAdminClient({
+      baseUrl: new URL(pipeline.url),
+      auth: { kind: "bearer", token: adminToken },
+      fetch: (url, init) => fetch(url, init),
+    }),
+  });
+  stopPipeline = async () => {
+    await consoleServer.stop();
+    await pipeline.stop();
+  };
   writeHandshake({
     pid: process.pid,
     startedAt: new Date().toISOString(),
@@ -150,6 +163,7 @@ try {
       `  Webhook         ${pipeline.webhookUrl}  (give this to Twilio as StatusCallback)`,
       `  Admin API       ${pipeline.url}/admin  (Authorization: Bearer <admin token>)`,
       `  Admin token     ${chosenToken === undefined ? adminToken : "the one in ROOM_WARDEN_ADMIN_TOKEN"}`,
+      `  Console         ${consoleServer.url}  (open it in a browser on this machine)`,
       emulator === undefined
         ? "  Twilio          the real one (TWILIO_ACCOUNT_SID is set)"
         : `  Twilio emulator ${emulator.url}  (Account SID ${emulator.credentials.accountSid}; control API ${emulator.url}/__emulator/)`,
