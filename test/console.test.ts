@@ -150,6 +150,37 @@ describe("an operator in the browser", () => {
     expect(await page.locator("tr", { hasText: "console-eve" }).count()).toBe(0);
   });
 
+  it("disables, dry-runs and deletes a rule; a rule changed meanwhile is explained and offered for reload", async () => {
+    expectedStatuses = [409];
+    const id = await h.addRule({ kind: "ban", identity: "console-toggled", reason: "x" });
+    await page.goto(`${console_.url}#/rules`);
+    const row = () => page.locator(`tr[data-rule="${id}"]`);
+    await row().waitFor();
+    await row().getByRole("button", { name: "Disable" }).click();
+    await page.locator("#status").getByText(`${id} is now disabled, enforce`).waitFor();
+    await row().getByRole("button", { name: "Dry-run" }).click();
+    await page.locator("#status").getByText(`${id} is now disabled, dry-run`).waitFor();
+    expect(await h.rules.get(id)).toMatchObject({ enabled: false, mode: "dry-run", version: 3 });
+
+    // Someone else changes it after the page loaded it: the click changes nothing and says why.
+    const current = await h.rules.get(id);
+    await h.rules.replace(
+      { ...(current as NonNullable<typeof current>), version: 4, description: "changed elsewhere" },
+      3,
+    );
+    await row().getByRole("button", { name: "Enable" }).click();
+    const stale = page.getByRole("alert").filter({ hasText: "was changed by someone else" });
+    await stale.waitFor();
+    expect(await h.rules.get(id)).toMatchObject({ enabled: false, version: 4 });
+    await stale.getByRole("button", { name: "Reload the rules" }).click();
+    await row().getByRole("button", { name: "Enable" }).waitFor();
+
+    page.once("dialog", (dialog) => void dialog.accept());
+    await row().getByRole("button", { name: "Delete" }).click();
+    await page.locator("#status").getByText(`${id} deleted`).waitFor();
+    expect(await h.rules.get(id)).toBeUndefined();
+  });
+
   it("kicks a participant from the rooms page, with a reason", async () => {
     const roomSid = await h.room("console-room-2");
     const trudy = await h.emulator.join(roomSid, "console-trudy");
