@@ -133,6 +133,7 @@ describe("an operator in the browser", () => {
     await row.getByRole("link", { name: "details" }).click();
     await page.getByRole("heading", { name: /Audit entry/ }).waitFor();
     expect(await page.locator("pre").first().textContent()).toContain("console-mallory");
+    await shot("audit-entry");
   });
 
   it("shows the API's field errors next to the fields, and changes nothing", async () => {
@@ -230,7 +231,7 @@ describe("an operator in the browser", () => {
       await page.getByRole("heading", { name: heading }).waitFor();
       const width = await page.evaluate("document.documentElement.scrollWidth");
       expect(width, hash).toBeLessThanOrEqual(390 + 1);
-      if (hash === "#/webhooks") await shot("webhooks-phone");
+      await shot(`${hash.slice(2)}-phone`);
     }
   });
 });
