@@ -124,3 +124,23 @@ export function parseDuration(text: string): number | undefined {
   for (const [, amount, unit] of text.matchAll(/(\d+)([smhdw])/g)) ms += Number(amount) * (UNIT_MS[unit ?? ""] ?? 0);
   return ms;
 }
+
+/**
+ * A listing command's pages: the first (at `cursor`), and with `all` every page after it. Returns the first page as
+ * the API sent it (for `--json` without `--all`), every item read, and the cursor of what is left.
+ */
+export async function readPages<Page extends { readonly cursor?: string | undefined }, Item>(
+  read: (cursor: string | undefined) => Promise<Page>,
+  items: (page: Page) => readonly Item[],
+  { all, cursor }: { readonly all: boolean; readonly cursor: string | undefined },
+): Promise<{ first: Page; items: Item[]; cursor: string | undefined }> {
+  const first = await read(cursor);
+  const collected = [...items(first)];
+  let next = first.cursor;
+  while (all && next !== undefined) {
+    const page = await read(next);
+    collected.push(...items(page));
+    next = page.cursor;
+  }
+  return { first, items: collected, cursor: next };
+}

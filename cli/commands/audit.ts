@@ -1,6 +1,6 @@
 import { type FileHandle, open } from "node:fs/promises";
 import type { AuditEntry } from "../../core/audit/audit.ts";
-import type { Command, CommandContext } from "../command.ts";
+import { type Command, type CommandContext, readPages } from "../command.ts";
 import { InputError } from "../errors.ts";
 import { auditHeaders, auditRow, fieldList, table } from "../format.ts";
 
@@ -41,15 +41,15 @@ ${filterHelp}
   --cursor C          the page after the one that printed this cursor
 Subcommands: audit get ID, audit export (see --help of each).`,
   async run(context) {
-    const api = context.api();
-    const page = await api.queryAudit({ ...filters(context), cursor: context.options.cursor });
-    const entries = [...page.entries];
-    let cursor = page.cursor;
-    while (context.options.all === true && cursor !== undefined) {
-      const next = await api.queryAudit({ ...filters(context), cursor });
-      entries.push(...next.entries);
-      cursor = next.cursor;
-    }
+    const {
+      first: page,
+      items: entries,
+      cursor,
+    } = await readPages(
+      (at) => context.api().queryAudit({ ...filters(context), cursor: at }),
+      (p) => p.entries,
+      { all: context.options.all === true, cursor: context.options.cursor },
+    );
     if (context.out.json) context.out.document(context.options.all === true ? { entries } : page);
     else printEntries(context, entries);
     if (context.options.all !== true && cursor !== undefined) {

@@ -1,6 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import type { Command, CommandContext } from "../command.ts";
-import { integerOption } from "../command.ts";
+import { type Command, type CommandContext, integerOption, readPages } from "../command.ts";
 import { InputError } from "../errors.ts";
 import { auditHeaders, auditRow, duration, printable, table, time } from "../format.ts";
 
@@ -25,16 +24,16 @@ const list: Command = {
   --all               follow the pages to the end
   --cursor C          the page after the one that printed this cursor`,
   async run(context) {
-    const api = context.api();
     const limit = context.options.limit;
-    const page = await api.listRooms({ limit, cursor: context.options.cursor });
-    const rooms = [...page.rooms];
-    let cursor = page.cursor;
-    while (context.options.all === true && cursor !== undefined) {
-      const next = await api.listRooms({ limit, cursor });
-      rooms.push(...next.rooms);
-      cursor = next.cursor;
-    }
+    const {
+      first: page,
+      items: rooms,
+      cursor,
+    } = await readPages(
+      (at) => context.api().listRooms({ limit, cursor: at }),
+      (p) => p.rooms,
+      { all: context.options.all === true, cursor: context.options.cursor },
+    );
     if (context.out.json) context.out.document(context.options.all === true ? { rooms } : page);
     else if (rooms.length === 0) context.out.line("no rooms in progress");
     else {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Rule } from "../../core/rules/rules.ts";
-import { type Command, type CommandContext, integerOption } from "../command.ts";
+import { type Command, type CommandContext, integerOption, readPages } from "../command.ts";
 import { InputError } from "../errors.ts";
 import { fieldList, ruleHeaders, ruleRow, table } from "../format.ts";
 
@@ -87,14 +87,15 @@ const list: Command = {
   async run(context) {
     const { kind, enabled, mode, identity, limit, all } = context.options;
     const filters = { kind, enabled, mode, identity, limit };
-    const page = await context.api().listRules({ ...filters, cursor: context.options.cursor });
-    const rules = [...page.rules];
-    let cursor = page.cursor;
-    while (all === true && cursor !== undefined) {
-      const next = await context.api().listRules({ ...filters, cursor });
-      rules.push(...next.rules);
-      cursor = next.cursor;
-    }
+    const {
+      first: page,
+      items: rules,
+      cursor,
+    } = await readPages(
+      (at) => context.api().listRules({ ...filters, cursor: at }),
+      (p) => p.rules,
+      { all: all === true, cursor: context.options.cursor },
+    );
     if (context.out.json) context.out.document(all === true ? { rules } : page);
     else printRules(context, rules);
     if (all !== true && cursor !== undefined) context.out.note(`more rules: add --all, or --cursor ${cursor}`);

@@ -9,8 +9,17 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { z } from "zod";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { storeError } from "../dynamo/client.ts";
-import { INDEX_SHARDS, type QueryOptions, queryMerged, queryPage, shardOf, shardsOf } from "../dynamo/query.ts";
+import {
+  INDEX_SHARDS,
+  type QueryOptions,
+  queryMerged,
+  queryPage,
+  queryShardsInOrder,
+  shardOf,
+  shardsOf,
+} from "../dynamo/query.ts";
 import { AuditEntryExistsError, AuditEntryFinalizedError, ValidationError } from "../errors.ts";
 import type { auditTable } from "../tables.ts";
 import { parse } from "../validation.ts";
@@ -56,19 +65,6 @@ const cursorSchema = z.strictObject({
     .optional(),
   key: z.object({ pk: z.string().startsWith("entry#"), at: z.string().min(1) }).catchall(z.string()),
 });
-
-const encodeCursor = (cursor: z.output<typeof cursorSchema>) =>
-  Buffer.from(JSON.stringify(cursor)).toString("base64url");
-
-function decodeCursor(cursor: string): z.output<typeof cursorSchema> {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    json = undefined;
-  }
-  return parse(cursorSchema, json, "cursor");
-}
 
 export interface AuditLogOptions extends QueryOptions {
   /** Entries are deleted by DynamoDB's TTL this many days after they were written. */
@@ -233,16 +229,17 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
     },
 
     async openKicks(now, limit) {
-      const { items } = await queryMerged(
+      const items = await queryShardsInOrder(
         client,
         "list open kicks",
-        shardsOf(RETRY_SHARD, options.shards).map((shard) => ({
-          TableName: tableName,
-          IndexName: "byRetry" satisfies IndexName,
-          KeyConditionExpression: "retryShard = :shard AND retryAt <= :now",
-          ExpressionAttributeValues: { ":shard": shard, ":now": now },
-        })),
-        (a, b) => Number(a.retryAt) - Number(b.retryAt),
+        {
+          tableName,
+          indexName: "byRetry" satisfies IndexName,
+          prefix: RETRY_SHARD,
+          hashKey: "retryShard",
+          rangeKey: "retryAt",
+        },
+        now,
         limit,
         options,
       );
@@ -265,7 +262,7 @@ export function dynamoAuditLog(client: DynamoDBDocumentClient, tableName: string
 
     async query(query, page) {
       const plan = planQuery(query, options);
-      const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+      const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, cursorSchema);
       // A cursor is only good for the query that issued it: it must carry this index's key.
       if (
         start !== undefined &&

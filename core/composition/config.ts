@@ -183,11 +183,12 @@ export interface SweepConfig {
   readonly reconcileEveryMs: number;
 }
 
+/** The store's settings the deliverer shares, and the Webhooks table, which it cannot do without. */
 const deliveryEnvironment = z.object({
-  AUDIT_TABLE: nonEmpty("the Audit table's name"),
+  AUDIT_TABLE: storeEnvironment.shape.AUDIT_TABLE,
   WEBHOOKS_TABLE: nonEmpty("the Webhooks table's name"),
-  AUDIT_RETENTION_DAYS: positiveInt(365, 3650),
-  DYNAMODB_ENDPOINT: z.optional(z.url({ error: "expected a URL, e.g. http://127.0.0.1:8000" })),
+  AUDIT_RETENTION_DAYS: storeEnvironment.shape.AUDIT_RETENTION_DAYS,
+  DYNAMODB_ENDPOINT: storeEnvironment.shape.DYNAMODB_ENDPOINT,
 });
 
 /** What the webhook deliverer reads and writes: the deliveries, and the audit trail it records disabling in. */

@@ -1,4 +1,4 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { StoreThrottledError, StoreTimeoutError, StoreUnavailableError } from "../errors.ts";
 
@@ -53,4 +53,24 @@ export function storeError(operation: string, error: unknown): Error {
     return new StoreTimeoutError(operation, { cause: error });
   }
   return new StoreUnavailableError(operation, { cause: error });
+}
+
+/** Runs one DynamoDB request of `operation`; its failure becomes the named store error. */
+export async function storeCall<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw storeError(operation, error);
+  }
+}
+
+/** Runs one conditional write: false when its condition failed, any other failure the named store error. */
+export async function conditionalWrite(operation: string, run: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await run();
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw storeError(operation, error);
+  }
 }

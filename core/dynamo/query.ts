@@ -132,3 +132,41 @@ export async function queryMerged(
   }
   return { items, more: streams.some((stream) => stream.buffer.length > 0 || !stream.done) };
 }
+
+/** A sharded index whose range key is a number (a due time, a mark time): `<hashKey> = <prefix>#<n>`. */
+export interface ShardedIndex {
+  readonly tableName: string;
+  readonly indexName: string;
+  readonly prefix: string;
+  readonly hashKey: string;
+  readonly rangeKey: string;
+}
+
+/**
+ * The first `limit` items of a sharded index across its shards, in its range key's order, those at or before
+ * `upTo` when it is given: what is due, oldest first.
+ */
+export async function queryShardsInOrder(
+  client: DynamoDBDocumentClient,
+  operation: string,
+  index: ShardedIndex,
+  upTo: number | undefined,
+  limit: number,
+  options: QueryOptions = {},
+): Promise<Item[]> {
+  const { items } = await queryMerged(
+    client,
+    operation,
+    shardsOf(index.prefix, options.shards).map((shard) => ({
+      TableName: index.tableName,
+      IndexName: index.indexName,
+      KeyConditionExpression: upTo === undefined ? "#hash = :shard" : "#hash = :shard AND #range <= :upTo",
+      ExpressionAttributeNames: { "#hash": index.hashKey, ...(upTo === undefined ? {} : { "#range": index.rangeKey }) },
+      ExpressionAttributeValues: { ":shard": shard, ...(upTo === undefined ? {} : { ":upTo": upTo }) },
+    })),
+    (a, b) => Number(a[index.rangeKey]) - Number(b[index.rangeKey]),
+    limit,
+    options,
+  );
+  return items;
+}

@@ -1,8 +1,7 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { entryKey, OUTBOX_SHARD, readEntry } from "../audit/dynamo-audit-log.ts";
-import { storeError } from "../dynamo/client.ts";
-import { INDEX_SHARDS, type QueryOptions, queryMerged, shardsOf } from "../dynamo/query.ts";
+import { conditionalWrite } from "../dynamo/client.ts";
+import { type QueryOptions, queryShardsInOrder } from "../dynamo/query.ts";
 import type { auditTable } from "../tables.ts";
 import type { EventOutbox } from "./ports.ts";
 
@@ -16,17 +15,16 @@ export function dynamoEventOutbox(
   tableName: string,
   options: QueryOptions = {},
 ): EventOutbox {
-  const shards = options.shards ?? INDEX_SHARDS;
   /** An update of the mark `markedAt`, if it is still the entry's; false when a newer mark (or none) is there. */
-  const onMark = async (
+  const onMark = (
     id: string,
     markedAt: number,
     update: string,
     values: Record<string, unknown>,
     condition = "outboxAt = :markedAt",
-  ) => {
-    try {
-      await client.send(
+  ) =>
+    conditionalWrite("update the event outbox", () =>
+      client.send(
         new UpdateCommand({
           TableName: tableName,
           Key: entryKey(id),
@@ -34,26 +32,22 @@ export function dynamoEventOutbox(
           ConditionExpression: condition,
           ExpressionAttributeValues: { ":markedAt": markedAt, ...values },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw storeError("update the event outbox", error);
-    }
-  };
+      ),
+    );
 
   return {
     async unpublished(limit) {
-      const { items } = await queryMerged(
+      const items = await queryShardsInOrder(
         client,
         "list unpublished events",
-        shardsOf(OUTBOX_SHARD, shards).map((shard) => ({
-          TableName: tableName,
-          IndexName: "byOutbox" satisfies keyof typeof auditTable.globalIndexes,
-          KeyConditionExpression: "outboxShard = :shard",
-          ExpressionAttributeValues: { ":shard": shard },
-        })),
-        (a, b) => Number(a.outboxAt) - Number(b.outboxAt),
+        {
+          tableName,
+          indexName: "byOutbox" satisfies keyof typeof auditTable.globalIndexes,
+          prefix: OUTBOX_SHARD,
+          hashKey: "outboxShard",
+          rangeKey: "outboxAt",
+        },
+        undefined,
         limit,
         options,
       );

@@ -3,6 +3,7 @@ import { type AuditEntry, isParticipantEntry, type KickEntry, MAX_REASON } from 
 import type { AuditLog } from "../audit/ports.ts";
 import type { Clock } from "../clock.ts";
 import { csvLine } from "../csv.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { NotYetAvailableError, ParticipantNotConnectedError, RoomNotFoundError, ValidationError } from "../errors.ts";
 import { manualKick } from "../kicks/kicks.ts";
 import type { RuleStore } from "../rules/ports.ts";
@@ -64,7 +65,7 @@ export async function listRooms(
   query: unknown,
 ): Promise<{ rooms: RoomListing[]; cursor?: string }> {
   const { limit, cursor } = parse(roomListQuery, query, "query");
-  const after = cursor === undefined ? undefined : decodeCursor(cursor);
+  const after = cursor === undefined ? undefined : decodeCursor(cursor, roomCursor);
   const sorted = (await deps.sessions.activeRooms()).sort(byNameThenSid);
   const rest = after === undefined ? sorted : sorted.filter((room) => byNameThenSid(room, after) > 0);
   const page = rest.slice(0, limit);
@@ -84,25 +85,17 @@ export async function listRooms(
     }),
   );
   const last = page.at(-1);
-  return { rooms, ...(rest.length > limit && last !== undefined ? { cursor: encodeCursor(last) } : {}) };
+  return {
+    rooms,
+    ...(rest.length > limit && last !== undefined ? { cursor: encodeCursor({ name: last.name, sid: last.sid }) } : {}),
+  };
 }
 
 const byNameThenSid = (a: { name: string; sid: string }, b: { name: string; sid: string }) =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0;
 
-const encodeCursor = (room: { name: string; sid: string }) =>
-  Buffer.from(JSON.stringify([room.name, room.sid])).toString("base64url");
-
-function decodeCursor(cursor: string): { name: string; sid: string } {
-  try {
-    const [name, sid] = z
-      .tuple([z.string(), z.string()])
-      .parse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
-    return { name, sid };
-  } catch {
-    throw new ValidationError("query", [{ field: "cursor", message: "expected a cursor returned by a previous page" }]);
-  }
-}
+/** A page of rooms ends at a room: the next starts after its name and SID. */
+const roomCursor = z.strictObject({ name: z.string(), sid: z.string() });
 
 const isLive = (session: TrackedSession) => session.status !== "disconnected";
 

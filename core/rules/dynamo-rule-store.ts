@@ -10,6 +10,7 @@ import {
 import { z } from "zod";
 import { auditEntryPut } from "../audit/dynamo-audit-log.ts";
 import { type Clock, systemClock } from "../clock.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { storeError } from "../dynamo/client.ts";
 import { type QueryOptions, queryAll, queryPage } from "../dynamo/query.ts";
 import { RuleExistsError, RuleNotFoundError, RuleVersionConflictError } from "../errors.ts";
@@ -48,16 +49,6 @@ const change = (id: string, version: number, at: string, rule: Rule | undefined)
 });
 
 const keySchema = z.strictObject({ pk: z.string().startsWith("rule#"), sk: z.literal("rule") });
-
-function decodeKey(cursor: string): Item {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    json = undefined;
-  }
-  return parse(keySchema, json, "cursor");
-}
 
 const readRule = (item: Item | undefined): Rule | undefined =>
   item === undefined ? undefined : parse(ruleSchema, item.rule, "stored rule");
@@ -240,7 +231,7 @@ export function dynamoRuleStore(
 
     async list(page) {
       // Decoded outside the try: a forged cursor is the caller's ValidationError, not a store failure.
-      const start = page.cursor === undefined ? {} : { ExclusiveStartKey: decodeKey(page.cursor) };
+      const start = page.cursor === undefined ? {} : { ExclusiveStartKey: decodeCursor(page.cursor, keySchema) };
       let result: ScanCommandOutput;
       try {
         result = await client.send(
@@ -259,7 +250,7 @@ export function dynamoRuleStore(
       const rules = (result.Items ?? []).map((item) => parse(ruleSchema, item.rule, "stored rule"));
       return result.LastEvaluatedKey === undefined
         ? { rules }
-        : { rules, cursor: Buffer.from(JSON.stringify(result.LastEvaluatedKey)).toString("base64url") };
+        : { rules, cursor: encodeCursor(result.LastEvaluatedKey) };
     },
 
     async listCached() {

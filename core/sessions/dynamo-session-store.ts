@@ -7,8 +7,8 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
-import { storeError } from "../dynamo/client.ts";
-import { INDEX_SHARDS, type QueryOptions, queryAll, queryMerged, shardOf, shardsOf } from "../dynamo/query.ts";
+import { storeCall, storeError } from "../dynamo/client.ts";
+import { INDEX_SHARDS, type QueryOptions, queryAll, queryShardsInOrder, shardOf, shardsOf } from "../dynamo/query.ts";
 import type { sessionsTable } from "../tables.ts";
 import { parse } from "../validation.ts";
 import type {
@@ -163,14 +163,6 @@ export function dynamoSessionStore(
   };
 }
 
-const send = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
-  try {
-    return await run();
-  } catch (error) {
-    throw storeError(operation, error);
-  }
-};
-
 /** Presence: one item per identity (the layout above). */
 export function dynamoPresence({ client, tableName }: Table): PresenceStore {
   return {
@@ -222,7 +214,7 @@ export function dynamoPresence({ client, tableName }: Table): PresenceStore {
       }
     },
     async presence(identity) {
-      const { Item } = await send("read presence", () =>
+      const { Item } = await storeCall("read presence", () =>
         client.send(new GetCommand({ TableName: tableName, Key: presenceKey(identity), ConsistentRead: true })),
       );
       return Item === undefined ? undefined : readPresence(identity, Item);
@@ -285,16 +277,17 @@ export function dynamoDeadlines({ client, tableName, shards, options }: Table): 
       });
     },
     async dueDeadlines(now, limit) {
-      const { items } = await queryMerged(
+      const items = await queryShardsInOrder(
         client,
         "list due deadlines",
-        shardsOf(DEADLINE_SHARD, shards).map((shard) => ({
-          TableName: tableName,
-          IndexName: "byDeadline" satisfies keyof typeof sessionsTable.globalIndexes,
-          KeyConditionExpression: "deadlineShard = :shard AND deadlineAt <= :now",
-          ExpressionAttributeValues: { ":shard": shard, ":now": now },
-        })),
-        (a, b) => Number(a.deadlineAt) - Number(b.deadlineAt),
+        {
+          tableName,
+          indexName: "byDeadline" satisfies keyof typeof sessionsTable.globalIndexes,
+          prefix: DEADLINE_SHARD,
+          hashKey: "deadlineShard",
+          rangeKey: "deadlineAt",
+        },
+        now,
         limit,
         options,
       );
@@ -359,7 +352,7 @@ export function dynamoRooms({ client, tableName, shards, options }: Table): Room
       }
     },
     async room(roomSid) {
-      const { Item } = await send("read room", () =>
+      const { Item } = await storeCall("read room", () =>
         client.send(new GetCommand({ TableName: tableName, Key: { pk: `room#${roomSid}`, sk: "room" } })),
       );
       if (Item === undefined || typeof Item.roomName !== "string") return undefined;
@@ -411,7 +404,7 @@ export function dynamoSweepLease({ client, tableName }: Table): SweepLease {
         if (error instanceof ConditionalCheckFailedException) return undefined;
         throw storeError("claim sweep", error);
       }
-      const { Item } = await send("read sweep state", () =>
+      const { Item } = await storeCall("read sweep state", () =>
         client.send(new GetCommand({ TableName: tableName, Key: { pk: "sweep", sk: "state" }, ConsistentRead: true })),
       );
       return {

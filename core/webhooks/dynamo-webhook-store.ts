@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -8,16 +7,9 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
-import { storeError } from "../dynamo/client.ts";
-import {
-  INDEX_SHARDS,
-  type QueryOptions,
-  queryAll,
-  queryMerged,
-  queryPage,
-  shardOf,
-  shardsOf,
-} from "../dynamo/query.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { conditionalWrite, storeCall } from "../dynamo/client.ts";
+import { INDEX_SHARDS, type QueryOptions, queryAll, queryPage, queryShardsInOrder, shardOf } from "../dynamo/query.ts";
 import { ValidationError } from "../errors.ts";
 import type { webhooksTable } from "../tables.ts";
 import { parse } from "../validation.ts";
@@ -62,23 +54,6 @@ export function dynamoWebhookStore(
   options: QueryOptions = {},
 ): WebhookStore {
   const shards = options.shards ?? INDEX_SHARDS;
-  const send = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (error) {
-      throw storeError(operation, error);
-    }
-  };
-  /** A conditional write: false when its condition failed. */
-  const conditional = async (operation: string, run: () => Promise<unknown>): Promise<boolean> => {
-    try {
-      await run();
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw storeError(operation, error);
-    }
-  };
   const readDelivery = (item: Item): Delivery => {
     const stored = parse(deliveryItemSchema, item, "stored delivery");
     return {
@@ -98,7 +73,7 @@ export function dynamoWebhookStore(
       if ((await this.listEndpoints()).length >= MAX_ENDPOINTS) {
         throw new ValidationError("endpoint", [{ field: "", message: `at most ${MAX_ENDPOINTS} endpoints` }]);
       }
-      await send("create endpoint", () =>
+      await storeCall("create endpoint", () =>
         client.send(
           new PutCommand({
             TableName: tableName,
@@ -110,7 +85,7 @@ export function dynamoWebhookStore(
     },
 
     async endpoint(id, now) {
-      const { Item } = await send("read endpoint", () =>
+      const { Item } = await storeCall("read endpoint", () =>
         client.send(new GetCommand({ TableName: tableName, Key: endpointKey(id), ConsistentRead: true })),
       );
       if (Item === undefined) return undefined;
@@ -139,7 +114,7 @@ export function dynamoWebhookStore(
 
     async saveEndpoint(endpoint) {
       const valid = parse(endpointSchema, endpoint, "endpoint");
-      return conditional("update endpoint", () =>
+      return conditionalWrite("update endpoint", () =>
         client.send(
           new UpdateCommand({
             TableName: tableName,
@@ -153,7 +128,7 @@ export function dynamoWebhookStore(
     },
 
     async deleteEndpoint(id) {
-      return conditional("delete endpoint", () =>
+      return conditionalWrite("delete endpoint", () =>
         client.send(
           new DeleteCommand({
             TableName: tableName,
@@ -170,7 +145,7 @@ export function dynamoWebhookStore(
       // The current secret keeps signing through the overlap; older ones are dropped.
       const [active] = current.secrets;
       const secrets = [{ secret }, ...(active === undefined ? [] : [{ secret: active, until: previousUntil }])];
-      return conditional("rotate endpoint secret", () =>
+      return conditionalWrite("rotate endpoint secret", () =>
         client.send(
           new UpdateCommand({
             TableName: tableName,
@@ -188,7 +163,7 @@ export function dynamoWebhookStore(
       const createdAt = new Date(now).toISOString();
       await Promise.all(
         endpointIds.map((endpointId) =>
-          conditional("queue delivery", () =>
+          conditionalWrite("queue delivery", () =>
             client.send(
               new PutCommand({
                 TableName: tableName,
@@ -215,16 +190,17 @@ export function dynamoWebhookStore(
     },
 
     async dueDeliveries(now, limit) {
-      const { items } = await queryMerged(
+      const items = await queryShardsInOrder(
         client,
         "list due deliveries",
-        shardsOf(DUE_SHARD, shards).map((shard) => ({
-          TableName: tableName,
-          IndexName: "byDue" satisfies keyof typeof webhooksTable.globalIndexes,
-          KeyConditionExpression: "dueShard = :shard AND dueAt <= :now",
-          ExpressionAttributeValues: { ":shard": shard, ":now": now },
-        })),
-        (a, b) => Number(a.dueAt) - Number(b.dueAt),
+        {
+          tableName,
+          indexName: "byDue" satisfies keyof typeof webhooksTable.globalIndexes,
+          prefix: DUE_SHARD,
+          hashKey: "dueShard",
+          rangeKey: "dueAt",
+        },
+        now,
         limit,
         options,
       );
@@ -242,7 +218,7 @@ export function dynamoWebhookStore(
     },
 
     async claim(key, seenDueAt, until) {
-      return conditional("claim delivery", () =>
+      return conditionalWrite("claim delivery", () =>
         client.send(
           new UpdateCommand({
             TableName: tableName,
@@ -257,7 +233,7 @@ export function dynamoWebhookStore(
 
     async recordAttempt(key, attempt, next) {
       const pending = "dueAt" in next;
-      await send("record delivery attempt", () =>
+      await storeCall("record delivery attempt", () =>
         client.send(
           new UpdateCommand({
             TableName: tableName,
@@ -277,7 +253,7 @@ export function dynamoWebhookStore(
     },
 
     async deliveries(endpointId, page) {
-      const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, endpointId);
+      const start = page.cursor === undefined ? undefined : logCursor(page.cursor, endpointId);
       const { items, next } = await queryPage(
         client,
         "list deliveries",
@@ -292,20 +268,14 @@ export function dynamoWebhookStore(
       );
       return {
         deliveries: items.map(readDelivery),
-        ...(next === undefined ? {} : { cursor: Buffer.from(JSON.stringify(next)).toString("base64url") }),
+        ...(next === undefined ? {} : { cursor: encodeCursor(next) }),
       };
     },
   };
 }
 
-function decodeCursor(cursor: string, endpointId: string): Item {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    json = undefined;
-  }
-  const key = parse(cursorSchema, json, "cursor");
+function logCursor(cursor: string, endpointId: string): Item {
+  const key = decodeCursor(cursor, cursorSchema);
   if (key.pk !== deliveriesOf(endpointId))
     throw new ValidationError("query", [{ field: "cursor", message: "expected a cursor of this endpoint's log" }]);
   return key;

@@ -671,17 +671,15 @@ async function reportPage(ref) {
 
 // Webhooks ---------------------------------------------------------------------------------------------------------
 
-const EVENT_TYPES = [
-  "participant.kicked",
-  "participant.kick-failed",
-  "participant.would-kick",
-  "participant.time-warning",
-  "rule.changed",
-  "endpoint.disabled",
-];
+/** The event types, as the admin API's own OpenAPI document lists them for a new endpoint. */
+async function eventTypes() {
+  const spec = await api("GET", "openapi.json");
+  const body = spec.json?.paths?.["/admin/webhooks"]?.post?.requestBody?.content?.["application/json"]?.schema;
+  return body?.properties?.eventTypes?.items?.enum ?? [];
+}
 
 async function webhooksPage() {
-  const answer = await api("GET", "webhooks");
+  const [answer, types] = await Promise.all([api("GET", "webhooks"), eventTypes()]);
   const add = h(
     "form",
     {
@@ -690,9 +688,9 @@ async function webhooksPage() {
         event.preventDefault();
         const form = event.target;
         const data = new FormData(form);
-        const types = data.getAll("eventTypes");
+        const chosen = data.getAll("eventTypes");
         const result = await api("POST", "webhooks", {
-          body: { url: data.get("url"), ...(types.length === 0 ? {} : { eventTypes: types }) },
+          body: { url: data.get("url"), ...(chosen.length === 0 ? {} : { eventTypes: chosen }) },
         });
         if (!result.ok) return showFieldErrors(form, result);
         await webhooksPage();
@@ -711,9 +709,7 @@ async function webhooksPage() {
       "fieldset",
       {},
       h("legend", {}, "Events (all when none is ticked)"),
-      EVENT_TYPES.map((type) =>
-        h("label", {}, h("input", { type: "checkbox", name: "eventTypes", value: type }), type),
-      ),
+      types.map((type) => h("label", {}, h("input", { type: "checkbox", name: "eventTypes", value: type }), type)),
     ),
     h("button", { type: "submit" }, "Add endpoint"),
   );
